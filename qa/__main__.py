@@ -1,0 +1,5 @@
+"""`python -m qa` is `citeqa`."""
+
+from qa.cli import main
+
+main()

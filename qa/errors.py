@@ -1,0 +1,23 @@
+"""User-facing errors: each carries a one-line message the CLI and the UI print as is."""
+
+
+class CiteqaError(Exception):
+    """A problem the user can act on; printed as one line, never as a traceback."""
+
+    exit_code = 1
+
+
+class UsageError(CiteqaError):
+    """Bad arguments (an empty question, a missing path): exit code 2, like other usage errors."""
+
+    exit_code = 2
+
+
+class IndexUnusableError(CiteqaError):
+    """An index that cannot be used as it is (corrupt, another model, another format, locked)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, for one-line reports of library errors."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]

@@ -1,0 +1,191 @@
+"""The Assistant: the one object the CLI, the chat UI and eval call to index a corpus and answer questions."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.base import DEFAULT_MODEL, model_id_for
+from qa.answer import NOT_ANSWERED, Answer, Citation, ScoredSentence, score_sentences, select
+from qa.errors import UsageError
+from qa.index import IndexDir, IndexParams, LoadedIndex, Progress, UpdateReport, no_progress
+from qa.lexical import terms
+from qa.paths import bundled_seeds, default_index_dir
+from qa.retrieve import MODES, Mode, Query, Retriever
+
+MAX_QUESTION_CHARS = 2000
+DEFAULT_K = 5
+# A follow-up ("what did he say…") borrows the previous question for retrieval and favours the articles that
+# answered it; a question that names its own subject (three or more content terms, no pronoun) stands alone.
+_ANAPHORA = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|its|it|this|that|these|those|there|then)\b", re.I)
+FOLLOW_UP_MIN_TERMS = 3
+PREVIOUS_QUESTION_WEIGHT = 0.5
+PREVIOUS_SOURCE_BOOST = 0.15
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of a conversation, as much of it as a follow-up needs."""
+
+    question: str
+    article_ids: tuple[str, ...]
+
+
+def validate_question(question: str) -> str:
+    question = question.strip()
+    if not question:
+        raise UsageError('the question is empty; ask something, e.g. citeqa ask "Who met Harry Harris?"')
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UsageError(f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}")
+    return question
+
+
+def is_follow_up(question: str) -> bool:
+    return bool(_ANAPHORA.search(question)) or len(set(terms(question))) < FOLLOW_UP_MIN_TERMS
+
+
+class Assistant:
+    """Question answering over one corpus and its index; the model loads only when a vector is needed."""
+
+    def __init__(
+        self,
+        corpus: Path | None = None,
+        index_dir: Path | None = None,
+        model: str | None = None,
+        mode: Mode = "hybrid",
+    ) -> None:
+        self.corpus = Path(corpus) if corpus is not None else bundled_seeds()
+        self.requested_model = model_id_for(model) if model else None
+        self.index_dir = IndexDir(index_dir or default_index_dir(self.corpus, self.requested_model or DEFAULT_MODEL))
+        if mode not in MODES:
+            raise UsageError(f"unknown mode '{mode}'; choose from {', '.join(MODES)}")
+        self.mode: Mode = mode
+        self._index: LoadedIndex | None = None
+        self._embedder = None
+
+    # -- indexing -------------------------------------------------------------------------------------
+    @property
+    def model_id(self) -> str:
+        if self.requested_model:
+            return self.requested_model
+        if self._index is not None:
+            return self._index.model_id
+        return DEFAULT_MODEL
+
+    @property
+    def embedder(self):
+        from embeddings import load_embedder
+
+        if self._embedder is None or self._embedder.model_id != self.model_id:
+            self._embedder = load_embedder(self.model_id)
+        return self._embedder
+
+    def update_index(self, progress: Progress = no_progress, rebuild: bool = False) -> UpdateReport:
+        """Index new and changed articles (all of them with `rebuild`) and reopen the index."""
+        if not rebuild and self.requested_model is None and self.index_dir.exists():
+            self.requested_model = self.index.model_id  # keep an explicit --index on the model it was built with
+        self.close()
+        report = self.index_dir.update(self.corpus, IndexParams(self.model_id), self.embedder, progress, rebuild)
+        return report
+
+    def ensure_index(self, progress: Progress = no_progress) -> UpdateReport | None:
+        """Build the index on first use, and bring it up to date when files changed (a stat-only check)."""
+        if self.index_dir.exists() and not self.index_dir.is_stale(self.corpus):
+            return None
+        return self.update_index(progress)
+
+    @property
+    def index(self) -> LoadedIndex:
+        if self._index is None:
+            self._index = self.index_dir.open(self.requested_model)
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    # -- answering ------------------------------------------------------------------------------------
+    def ask(
+        self, question: str, k: int = DEFAULT_K, mode: Mode | None = None, history: tuple[Turn, ...] = ()
+    ) -> Answer:
+        """Answer `question` from the index; `history` makes follow-up questions use the conversation."""
+        question = validate_question(question)
+        mode = mode or self.mode
+        if mode not in MODES:
+            raise UsageError(f"unknown mode '{mode}'; choose from {', '.join(MODES)}")
+        if k < 1:
+            raise UsageError("--k must be at least 1")
+        timings: dict[str, float] = {}
+        previous = history[-1] if history and is_follow_up(question) else None
+        started = time.perf_counter()
+        question_vector = retrieval_vector = None
+        if mode != "bm25":
+            texts = [question] + ([previous.question] if previous else [])
+            vectors = self.embedder.encode(texts)
+            question_vector = vectors[0]
+            retrieval_vector = vectors[0]
+            if previous:
+                mixed = vectors[0] + PREVIOUS_QUESTION_WEIGHT * vectors[1]
+                retrieval_vector = mixed / np.linalg.norm(mixed)
+        timings["embed_ms"] = _ms_since(started)
+
+        started = time.perf_counter()
+        question_terms = terms(question)
+        retrieval_terms = question_terms + (terms(previous.question) if previous else [])
+        retriever = Retriever(self.index)
+        boost = dict.fromkeys(previous.article_ids, PREVIOUS_SOURCE_BOOST) if previous else None
+        passages = retriever.search(Query(question, retrieval_terms, retrieval_vector), k=k, mode=mode, boost=boost)
+        timings["search_ms"] = _ms_since(started)
+
+        started = time.perf_counter()
+        scored = score_sentences(retriever, passages, question_vector, question_terms)
+        chosen = select(scored)
+        citations = self._cite(chosen)
+        text = " ".join(f"{' '.join(c.sentence.split())} [{c.n}]" for c in citations) or NOT_ANSWERED
+        timings["answer_ms"] = _ms_since(started)
+        return Answer(question, text, citations, passages, scored, timings, mode)
+
+    def _cite(self, chosen: list[ScoredSentence]) -> list[Citation]:
+        citations = []
+        for n, item in enumerate(chosen, 1):
+            article = self.index.store.article(item.sentence.article_id)
+            text = self.index.store.article_text(article.id)
+            citations.append(
+                Citation(
+                    n=n,
+                    article_id=article.id,
+                    title=article.title,
+                    date=article.date,
+                    path=article.path,
+                    line=text.count("\n", 0, item.sentence.start) + 1,
+                    sentence=item.sentence.text,
+                    start=item.sentence.start,
+                    end=item.sentence.end,
+                    score=round(item.score, 4),
+                )
+            )
+        return citations
+
+    # -- inspection -----------------------------------------------------------------------------------
+    def info(self) -> dict:
+        index = self.index
+        return {
+            "corpus": str(self.corpus.resolve()),
+            "index": str(self.index_dir.root),
+            "generation": index.directory.name,
+            "model": index.model_id,
+            "dim": index.manifest["dim"],
+            "params": index.manifest["params"],
+            "created": index.manifest["created"],
+            **index.counts,
+            "size_bytes": index.size_bytes(),
+        }
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

@@ -1,0 +1,142 @@
+"""Hybrid passage retrieval: dense (FAISS inner product) and BM25 (bm25s), fused.
+
+Fusion is a convex combination of min-max-normalised scores over the union of both candidate lists. On the
+SQuAD dev half it beats reciprocal rank fusion clearly (see README, Benchmarks): RRF throws away how far
+ahead the best candidate is, which is exactly what a question with one right paragraph needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from qa.index import LoadedIndex
+from qa.store import ChunkRow
+
+Mode = Literal["dense", "bm25", "hybrid"]
+MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
+FUSIONS = ("convex", "rrf")
+DENSE_WEIGHT = 0.5
+CANDIDATES = 100
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as retrieval sees it: its text, BM25 terms, and (for dense and hybrid) its unit vector."""
+
+    text: str
+    terms: list[str]
+    vector: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its fused score and the raw scores it came from."""
+
+    chunk: ChunkRow
+    score: float
+    dense: float | None
+    bm25: float | None
+
+
+def minmax(scores: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1]; a constant list (all tied, or all zero) maps to zeros rather than dividing by zero."""
+    if scores.size == 0:
+        return scores
+    low, high = float(scores.min()), float(scores.max())
+    return (scores - low) / (high - low) if high > low else np.zeros_like(scores)
+
+
+def rank_positions(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of each score, best first (ties keep input order)."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+def fuse(dense: np.ndarray, bm25: np.ndarray, method: str = "convex", dense_weight: float = DENSE_WEIGHT) -> np.ndarray:
+    """Fused scores for candidates that have both a dense and a BM25 score."""
+    if method == "rrf":
+        return 1.0 / (RRF_K + rank_positions(dense)) + 1.0 / (RRF_K + rank_positions(bm25))
+    if method == "convex":
+        return dense_weight * minmax(dense) + (1.0 - dense_weight) * minmax(bm25)
+    raise ValueError(f"unknown fusion '{method}' (choose from {', '.join(FUSIONS)})")
+
+
+def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n highest scores, best first."""
+    n = min(n, len(scores))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, n - 1)[:n]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+class Retriever:
+    """Scores every chunk of one loaded index against a query."""
+
+    def __init__(self, index: LoadedIndex, fusion: str = "convex", dense_weight: float = DENSE_WEIGHT) -> None:
+        self.index = index
+        self.fusion = fusion
+        self.dense_weight = dense_weight
+
+    def bm25_scores(self, terms: Sequence[str], name: str = "chunks") -> np.ndarray:
+        """BM25 score of every chunk (or sentence); zeros when no query term is in the vocabulary."""
+        model = self.index.bm25(name)
+        ids = model.get_tokens_ids(list(terms))
+        if not ids:
+            return np.zeros(self.index.counts[name], dtype=np.float32)
+        return model.get_scores_from_ids(ids)
+
+    def dense_candidates(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, rows = self.index.chunk_vectors.search(vector.reshape(1, -1).astype(np.float32), n)
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+    def dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        vectors = self.index.chunk_vectors.reconstruct_batch(rows.astype(np.int64))
+        return vectors @ vector
+
+    def search(
+        self, query: Query, k: int = 5, mode: Mode = "hybrid", boost: dict[str, float] | None = None
+    ) -> list[Passage]:
+        """The k best passages. `boost` adds a bonus to the fused score of chunks from given articles
+        (a conversation's previous sources)."""
+        total = self.index.counts["chunks"]
+        n = min(total, max(CANDIDATES, k))
+        dense = bm25 = None
+        if mode == "dense":
+            rows, dense = self.dense_candidates(query.vector, n)
+            fused = dense.copy()
+        elif mode == "bm25":
+            all_bm25 = self.bm25_scores(query.terms)
+            rows = top_rows(all_bm25, n)
+            bm25 = all_bm25[rows]
+            fused = bm25.astype(np.float64)
+        elif mode == "hybrid":
+            all_bm25 = self.bm25_scores(query.terms)
+            dense_rows, _ = self.dense_candidates(query.vector, n)
+            rows = np.array(list(dict.fromkeys([*dense_rows.tolist(), *top_rows(all_bm25, n).tolist()])))
+            dense = self.dense_scores(query.vector, rows)
+            bm25 = all_bm25[rows]
+            fused = fuse(dense, bm25, self.fusion, self.dense_weight)
+        else:
+            raise ValueError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+        chunks = self.index.store.chunks(rows.tolist())
+        if boost:
+            fused = fused + np.array([boost.get(c.article_id, 0.0) for c in chunks])
+        order = np.argsort(-fused, kind="stable")[:k]
+        return [
+            Passage(
+                chunk=chunks[i],
+                score=float(fused[i]),
+                dense=None if dense is None else float(dense[i]),
+                bm25=None if bm25 is None else float(bm25[i]),
+            )
+            for i in order
+        ]
