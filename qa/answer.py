@@ -85,7 +85,7 @@ def score_sentences(
     passage_scores = np.array([best_passage[r] for r in rows])
     cosine = None
     if question_vector is not None:
-        cosine = np.asarray(retriever.index.sentence_vectors[rows]) @ question_vector
+        cosine = retriever.index.sentence_matrix(rows) @ question_vector
     lexical_scaled = lexical / lexical.max() if lexical.max() > 0 else np.zeros_like(lexical)
     passage_scaled = minmax(passage_scores) if len(passages) > 1 else np.ones_like(passage_scores)
     if cosine is None:

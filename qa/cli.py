@@ -148,6 +148,85 @@ def info(
     typer.echo(f"{'Size:':<11}{details['size_bytes'] / 1024:,.0f} KiB")
 
 
+def _parse_ks(text: str) -> list[int]:
+    try:
+        ks = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise UsageError(f"--k takes numbers separated by commas, e.g. 1,3,5,10 (got '{text}')") from None
+    if not ks or ks[0] < 1:
+        raise UsageError("--k values must be positive")
+    return ks
+
+
+def _parse_thresholds(items: list[str]) -> dict[str, float]:
+    thresholds = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            thresholds[name.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--fail-under takes METRIC=VALUE, e.g. hit@1=0.8 (got '{item}')") from None
+    return thresholds
+
+
+@app.command(name="eval")
+def eval_command(
+    dataset: Annotated[Path, typer.Argument(help="citeqa .jsonl questions, SQuAD v1.1 .json, or a BEIR folder.")],
+    corpus: CorpusOpt = None,
+    model: ModelOpt = None,
+    mode: Annotated[str, typer.Option("--mode", help="dense, bm25, hybrid, or all (side by side).")] = "hybrid",
+    k: Annotated[str, typer.Option("--k", help="Cut-offs for Recall@k, comma-separated.")] = "1,3,5,10",
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write summary and per-question results here.")
+    ] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the table as Markdown here.")] = None,
+    fail_under: Annotated[
+        list[str] | None, typer.Option("--fail-under", help="METRIC=VALUE; exit 1 when a metric is lower.")
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Measure retrieval (Recall@k, MRR@10, nDCG@10) and answers (hit@1, hit@3, abstention) on a dataset."""
+    from qa.datasets import load_dataset
+    from qa.evaluate import assistant_for, run_eval
+    from qa.progress import progress_bars
+    from qa.report import markdown_table, text_table
+    from qa.retrieve import MODES
+
+    modes = list(MODES) if mode == "all" else [mode]
+    if not set(modes) <= set(MODES):
+        raise UsageError(f"unknown mode '{mode}'; choose from {', '.join(MODES)} or all")
+    ks = _parse_ks(k)
+    thresholds = _parse_thresholds(fail_under or [])
+    loaded = load_dataset(dataset)
+    if corpus is not None and loaded.documents is not None:
+        raise UsageError(f"{loaded.format} datasets bring their own corpus; --corpus is for .jsonl question files")
+    assistant = assistant_for(loaded, corpus, model)
+    with progress_bars(not quiet) as progress:
+        assistant.ensure_index(progress)
+        run = run_eval(loaded, assistant, modes, ks, progress)
+    typer.echo(text_table(run))
+    if json_out:
+        json_out.write_text(json.dumps(run.to_dict(), indent=2, ensure_ascii=False))
+    if report:
+        report.write_text(markdown_table(run))
+    if run.interrupted:
+        raise CiteqaError("interrupted: the table covers the questions answered so far")
+    failures = _check_thresholds(run, thresholds)
+    if failures:
+        raise CiteqaError("; ".join(failures))
+
+
+def _check_thresholds(run, thresholds: dict[str, float]) -> list[str]:
+    failures = []
+    for summary in run.summaries:
+        for name, minimum in thresholds.items():
+            if name not in summary.metrics:
+                raise UsageError(f"--fail-under: no metric '{name}' (have {', '.join(summary.metrics)})")
+            if summary.metrics[name] < minimum:
+                failures.append(f"{summary.mode} {name} = {summary.metrics[name]:.3f} is under {minimum}")
+    return failures
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     from qa.ingest import SkippedFile
 

@@ -19,6 +19,8 @@ from qa.retrieve import MODES, Mode, Query, Retriever
 
 MAX_QUESTION_CHARS = 2000
 DEFAULT_K = 5
+# Answers are drawn from the best few passages whatever k is: more passages only add weaker candidates.
+ANSWER_PASSAGES = 5
 # A follow-up ("what did he say…") borrows the previous question for retrieval and favours the articles that
 # answered it; a question that names its own subject (three or more content terms, no pronoun) stands alone.
 _ANAPHORA = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|its|it|this|that|these|those|there|then)\b", re.I)
@@ -66,6 +68,7 @@ class Assistant:
         self.mode: Mode = mode
         self._index: LoadedIndex | None = None
         self._embedder = None
+        self._question_vectors: dict[str, np.ndarray] = {}
 
     # -- indexing -------------------------------------------------------------------------------------
     @property
@@ -126,7 +129,7 @@ class Assistant:
         question_vector = retrieval_vector = None
         if mode != "bm25":
             texts = [question] + ([previous.question] if previous else [])
-            vectors = self.embedder.encode(texts)
+            vectors = self._encode_questions(texts)
             question_vector = vectors[0]
             retrieval_vector = vectors[0]
             if previous:
@@ -143,12 +146,19 @@ class Assistant:
         timings["search_ms"] = _ms_since(started)
 
         started = time.perf_counter()
-        scored = score_sentences(retriever, passages, question_vector, question_terms)
+        scored = score_sentences(retriever, passages[:ANSWER_PASSAGES], question_vector, question_terms)
         chosen = select(scored)
         citations = self._cite(chosen)
         text = " ".join(f"{' '.join(c.sentence.split())} [{c.n}]" for c in citations) or NOT_ANSWERED
         timings["answer_ms"] = _ms_since(started)
         return Answer(question, text, citations, passages, scored, timings, mode)
+
+    def _encode_questions(self, texts: list[str]) -> np.ndarray:
+        """Question vectors, remembered: eval asks each question once per mode, the chat repeats follow-ups."""
+        missing = [t for t in texts if t not in self._question_vectors]
+        if missing:
+            self._question_vectors.update(zip(missing, self.embedder.encode(missing), strict=True))
+        return np.stack([self._question_vectors[t] for t in texts])
 
     def _cite(self, chosen: list[ScoredSentence]) -> list[Citation]:
         citations = []

@@ -1,0 +1,162 @@
+"""`citeqa eval`: run a dataset's questions through the Assistant and score retrieval and answers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from qa.datasets import EvalDataset, EvalQuestion, materialise_corpus
+from qa.metrics import (
+    abstention_scores,
+    gold_rank,
+    hit_at,
+    ndcg_at_k,
+    percentile,
+    recall_at_k,
+    reciprocal_rank,
+    unique_in_order,
+)
+from qa.paths import cache_root
+from qa.pipeline import Assistant
+
+DEFAULT_KS = (1, 3, 5, 10)
+# Passages fetched per question: enough that overlapping chunks still cover ten distinct articles.
+PASSAGE_DEPTH = 30
+
+
+@dataclass
+class QuestionResult:
+    """One question under one mode: where the gold article ranked, what was cited, and whether it hit."""
+
+    id: str
+    question: str
+    mode: str
+    gold_rank: int | None
+    ranked_articles: list[str]
+    cited: list[str]
+    cited_articles: list[str]
+    hit1: bool
+    hit3: bool
+    abstained: bool
+    answerable: bool
+    timings: dict[str, float]
+
+
+@dataclass
+class ModeSummary:
+    mode: str
+    questions: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class EvalRun:
+    dataset: str
+    format: str
+    model: str
+    corpus: str
+    summaries: list[ModeSummary]
+    results: list[QuestionResult]
+    interrupted: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "format": self.format,
+            "model": self.model,
+            "corpus": self.corpus,
+            "interrupted": self.interrupted,
+            "summary": {s.mode: {"questions": s.questions, **s.metrics} for s in self.summaries},
+            "results": [asdict(r) for r in self.results],
+        }
+
+
+def assistant_for(dataset: EvalDataset, corpus: Path | None, model: str | None) -> Assistant:
+    """The Assistant over the dataset's own corpus (cached by content hash and model) or the given corpus."""
+    if dataset.documents is None:
+        return Assistant(corpus=corpus, model=model)
+    root = cache_root() / "eval"
+    corpus_dir = materialise_corpus(dataset, root)
+    model_key = hashlib.sha1((model or "default").encode()).hexdigest()[:8]
+    return Assistant(corpus=corpus_dir, index_dir=corpus_dir.parent / f"index-{model_key}", model=model)
+
+
+def evaluate_question(assistant: Assistant, item: EvalQuestion, mode: str) -> QuestionResult:
+    answer = assistant.ask(item.question, k=PASSAGE_DEPTH, mode=mode)
+    ranked = unique_in_order([p.chunk.article_id for p in answer.passages])
+    cited = [c.sentence for c in answer.citations]
+    gold = item.gold_strings
+    return QuestionResult(
+        id=item.id,
+        question=item.question,
+        mode=mode,
+        gold_rank=gold_rank(ranked, item.gold_docs) if item.gold_docs else None,
+        ranked_articles=ranked[:10],
+        cited=cited,
+        cited_articles=[c.article_id for c in answer.citations],
+        hit1=bool(gold) and hit_at(cited, gold, 1),
+        hit3=bool(gold) and hit_at(cited, gold, 3),
+        abstained=not answer.answered,
+        answerable=item.answerable,
+        timings=answer.timings,
+    )
+
+
+def summarise(mode: str, results: Sequence[QuestionResult], questions: Sequence[EvalQuestion], ks) -> ModeSummary:
+    by_id = {q.id: q for q in questions}
+    metrics: dict[str, float] = {}
+    with_gold = [r for r in results if by_id[r.id].gold_docs]
+    if with_gold:
+        for k in ks:
+            metrics[f"recall@{k}"] = _mean(recall_at_k(r.ranked_articles, by_id[r.id].gold_docs, k) for r in with_gold)
+        metrics["mrr@10"] = _mean(reciprocal_rank(r.ranked_articles, by_id[r.id].gold_docs) for r in with_gold)
+        metrics["ndcg@10"] = _mean(ndcg_at_k(r.ranked_articles, by_id[r.id].gold_docs) for r in with_gold)
+    with_answers = [r for r in results if by_id[r.id].gold_strings]
+    if with_answers:
+        metrics["hit@1"] = _mean(r.hit1 for r in with_answers)
+        metrics["hit@3"] = _mean(r.hit3 for r in with_answers)
+    if any(not r.answerable for r in results):
+        precision, recall = abstention_scores([r.abstained for r in results], [r.answerable for r in results])
+        metrics["abstain_precision"] = precision
+        metrics["abstain_recall"] = recall
+    for stage in ("embed", "search", "answer"):
+        values = [r.timings.get(f"{stage}_ms", 0.0) for r in results]
+        metrics[f"{stage}_p50_ms"] = percentile(values, 50)
+        metrics[f"{stage}_p95_ms"] = percentile(values, 95)
+    return ModeSummary(mode, len(results), {k: round(v, 4) for k, v in metrics.items()})
+
+
+def run_eval(
+    dataset: EvalDataset,
+    assistant: Assistant,
+    modes: Sequence[str],
+    ks: Sequence[int] = DEFAULT_KS,
+    progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+) -> EvalRun:
+    """Every question under every mode; Ctrl+C ends the run early with the results so far."""
+    results: list[QuestionResult] = []
+    summaries = []
+    interrupted = False
+    for mode in modes:
+        mode_results = []
+        try:
+            for i, item in enumerate(dataset.questions, 1):
+                mode_results.append(evaluate_question(assistant, item, mode))
+                progress(f"eval {mode}", i, len(dataset.questions))
+        except KeyboardInterrupt:
+            interrupted = True
+        if mode_results:
+            summaries.append(summarise(mode, mode_results, dataset.questions, ks))
+        results += mode_results
+        if interrupted:
+            break
+    return EvalRun(
+        dataset.name, dataset.format, assistant.model_id, str(assistant.corpus), summaries, results, interrupted
+    )
+
+
+def _mean(values) -> float:
+    values = [float(v) for v in values]
+    return sum(values) / len(values) if values else 0.0

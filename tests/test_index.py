@@ -1,0 +1,176 @@
+"""Index behaviour with the tiny hashing embedder: what gets embedded, atomic writes, damage, locks."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from filelock import FileLock
+
+import qa.index
+from qa.errors import CiteqaError, IndexUnusableError
+from qa.index import IndexDir, IndexParams
+from tests.conftest import ROOT
+from tests.fakes import HashingEmbedder
+
+PARAMS = IndexParams(model_id="test/hashing-64")
+
+
+def _build(index_dir, corpus, embedder=None, **kw):
+    embedder = embedder or HashingEmbedder()
+    return IndexDir(index_dir).update(corpus, kw.pop("params", PARAMS), embedder, **kw), embedder
+
+
+def test_first_build_embeds_every_sentence(tmp_path, seed_copy):
+    report, embedder = _build(tmp_path / "idx", seed_copy)
+    loaded = IndexDir(tmp_path / "idx").open()
+    assert sorted(report.added) == ["000_7e63e6485bed1ddb", "004_cffa3cfd4d8230b1"]
+    assert len(embedder.encoded) == loaded.counts["sentences"] == report.embedded
+    assert loaded.counts["articles"] == 2 and loaded.counts["chunks"] >= 2
+    loaded.close()
+
+
+def test_incremental_update_embeds_only_what_changed(tmp_path, seed_copy):
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    (seed_copy / "new.txt").write_text("Harris visited Busan. He met the mayor there.", encoding="utf-8")
+    changed = seed_copy / "000_7e63e6485bed1ddb.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nA final added sentence.\n", encoding="utf-8")
+    (seed_copy / "004_cffa3cfd4d8230b1.txt").unlink()
+
+    report, embedder = _build(index_dir, seed_copy)
+    assert report.added == ["new"] and report.changed == ["000_7e63e6485bed1ddb"]
+    assert report.removed == ["004_cffa3cfd4d8230b1"] and report.unchanged == 0
+    loaded = IndexDir(index_dir).open()
+    store = loaded.store
+    expected = len(store.article_sentences("new")) + len(store.article_sentences("000_7e63e6485bed1ddb"))
+    assert len(embedder.encoded) == expected
+    assert [a.id for a in store.articles()] == ["000_7e63e6485bed1ddb", "new"]
+    loaded.close()
+
+
+def test_unchanged_articles_keep_their_vectors(tmp_path, seed_copy):
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    before = IndexDir(index_dir).open()
+    old = {s.text: before.sentence_matrix([s.row])[0] for s in before.store.article_sentences("004_cffa3cfd4d8230b1")}
+    before.close()
+    (seed_copy / "aaa.txt").write_text("An article sorting first shifts every row.", encoding="utf-8")
+    report, embedder = _build(index_dir, seed_copy)
+    assert report.added == ["aaa"] and embedder.encoded == ["An article sorting first shifts every row."]
+    after = IndexDir(index_dir).open()
+    for sentence in after.store.article_sentences("004_cffa3cfd4d8230b1"):
+        assert (after.sentence_matrix([sentence.row])[0] == old[sentence.text]).all()
+    for chunk in after.store.article_chunks("004_cffa3cfd4d8230b1"):
+        first, last = after.store.sentences([chunk.first_sentence_row, chunk.last_sentence_row])
+        assert first.article_id == last.article_id == "004_cffa3cfd4d8230b1"
+    after.close()
+
+
+def test_unchanged_corpus_writes_nothing(tmp_path, seed_copy):
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    generation = IndexDir(index_dir).live_generation()
+    report, embedder = _build(index_dir, seed_copy)
+    assert report.up_to_date and embedder.encoded == []
+    assert IndexDir(index_dir).live_generation() == generation
+    assert not IndexDir(index_dir).is_stale(seed_copy)
+    (seed_copy / "x.txt").write_text("More news.", encoding="utf-8")
+    assert IndexDir(index_dir).is_stale(seed_copy)
+
+
+def test_interrupted_write_leaves_previous_index_usable(tmp_path, seed_copy, monkeypatch):
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    generation = IndexDir(index_dir).live_generation()
+    (seed_copy / "new.txt").write_text("Harris visited Busan.", encoding="utf-8")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # as if Ctrl+C arrived while the new generation was being written
+
+    monkeypatch.setattr(qa.index, "_save_bm25", crash)
+    with pytest.raises(KeyboardInterrupt):
+        _build(index_dir, seed_copy)
+    monkeypatch.undo()
+    assert IndexDir(index_dir).live_generation() == generation
+    loaded = IndexDir(index_dir).open()
+    assert loaded.counts["articles"] == 2
+    loaded.close()
+    report, _ = _build(index_dir, seed_copy)  # the next write succeeds and clears the leftovers
+    assert report.added == ["new"]
+    assert [p.name for p in index_dir.iterdir() if p.name.startswith("tmp-")] == []
+
+
+def test_killed_writer_leaves_previous_index_usable(tmp_path, seed_copy):
+    """SIGKILL during embedding: nothing of the half-written generation is visible."""
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    generation = IndexDir(index_dir).live_generation()
+    for i in range(40):
+        (seed_copy / f"extra{i}.txt").write_text(f"Article {i} about talks in Seoul. " * 20, encoding="utf-8")
+    script = textwrap.dedent(f"""
+        import time, sys
+        sys.path[:0] = [{str(ROOT)!r}]
+        from pathlib import Path
+        from qa.index import IndexDir, IndexParams
+        from tests.fakes import HashingEmbedder
+        class Slow(HashingEmbedder):
+            def encode(self, texts, progress=None):
+                print("embedding", flush=True)
+                time.sleep(60)
+        IndexDir(Path({str(index_dir)!r})).update(Path({str(seed_copy)!r}), IndexParams("test/hashing-64"), Slow())
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "embedding"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert IndexDir(index_dir).live_generation() == generation
+    loaded = IndexDir(index_dir).open()
+    assert loaded.counts["articles"] == 2
+    loaded.close()
+
+
+def test_truncated_index_file_gives_a_clear_error(tmp_path, seed_copy):
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    vectors = IndexDir(index_dir).live_generation() / "sentences.faiss"
+    vectors.write_bytes(vectors.read_bytes()[:100])
+    with pytest.raises(IndexUnusableError, match=r"truncated or damaged; rebuild with `citeqa index --rebuild`"):
+        IndexDir(index_dir).open()
+    report, _ = _build(index_dir, seed_copy, rebuild=True)
+    assert len(report.added) == 2
+    IndexDir(index_dir).open().close()
+
+
+def test_corrupt_metadata_gives_a_clear_error(tmp_path, seed_copy):
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    manifest = IndexDir(index_dir).live_generation() / "manifest.json"
+    manifest.write_text("{not json")
+    with pytest.raises(IndexUnusableError, match="manifest .* is damaged"):
+        IndexDir(index_dir).open()
+
+
+def test_index_built_with_another_model_is_refused(tmp_path, seed_copy):
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    with pytest.raises(IndexUnusableError, match=r"built with model 'test/hashing-64', not 'other/model'.*--rebuild"):
+        IndexDir(index_dir).open("other/model")
+    with pytest.raises(IndexUnusableError, match="built with other model"):
+        _build(index_dir, seed_copy, params=IndexParams(model_id="other/model"))
+
+
+def test_concurrent_writer_is_locked_out(tmp_path, seed_copy):
+    index_dir = tmp_path / "idx"
+    index_dir.mkdir()
+    with FileLock(str(index_dir / ".lock")), pytest.raises(IndexUnusableError, match="another citeqa process"):
+        _build(index_dir, seed_copy)
+
+
+def test_corpus_without_articles(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "blob.txt").write_bytes(b"\x00\x01\x02")
+    with pytest.warns(UserWarning, match="blob.txt"), pytest.raises(CiteqaError, match="no readable articles"):
+        _build(tmp_path / "idx", tmp_path / "corpus")
