@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import score_sentences
+from qa.answer import ABSTAIN_BELOW, COVERAGE_WEIGHT, score_sentences
 from qa.datasets import load_dataset
 from qa.evaluate import assistant_for
 from qa.lexical import terms
@@ -33,11 +33,6 @@ def features(retriever, question, vector, question_terms, exclude_prefix=None):
         passages = [p for p in passages if not p.chunk.article_id.startswith(exclude_prefix)]
     scored = score_sentences(retriever, passages[:ANSWER_PASSAGES], vector, question_terms)
     return scored
-
-
-def coverage(question_terms, sentence_text):
-    wanted = set(question_terms)
-    return len(wanted & set(terms(sentence_text))) / len(wanted) if wanted else 0.0
 
 
 def main() -> None:
@@ -60,17 +55,19 @@ def main() -> None:
         if scored:
             lex = np.array([s.lexical for s in scored])
             pas = np.array([s.passage for s in scored])
-            rows.append((
-                np.array([s.cosine for s in scored]),
-                lex / lex.max() if lex.max() > 0 else lex,
-                (pas - pas.min()) / (pas.max() - pas.min()) if pas.max() > pas.min() else np.ones_like(pas),
-                np.array([contains_gold(s.sentence.text, item.answers) for s in scored]),
-            ))
-            support_pos.append((scored[0].cosine, coverage(question_terms, scored[0].sentence.text)))
+            rows.append(
+                (
+                    np.array([s.cosine for s in scored]),
+                    lex / lex.max() if lex.max() > 0 else lex,
+                    (pas - pas.min()) / (pas.max() - pas.min()) if pas.max() > pas.min() else np.ones_like(pas),
+                    np.array([contains_gold(s.sentence.text, item.answers) for s in scored]),
+                )
+            )
+            support_pos.append((scored[0].cosine, scored[0].coverage))
         prefix = next(iter(item.gold_docs))[:4]
         negative = features(retriever, item.question, vector, question_terms, exclude_prefix=prefix)
         if negative:
-            support_neg.append((negative[0].cosine, coverage(question_terms, negative[0].sentence.text)))
+            support_neg.append((negative[0].cosine, negative[0].coverage))
 
     print(f"{len(rows)} questions with candidates")
     print(f"{'w_cos':>6} {'w_lex':>6} {'w_pas':>6} {'hit@1':>7} {'hit@3':>7}")
@@ -91,11 +88,15 @@ def main() -> None:
     print(f"{'lam':>5} {'thresh':>7} {'keep answerable':>16} {'abstain unanswerable':>21} {'balanced':>9}")
     for lam in (0.0, 0.1, 0.2, 0.3, 0.4):
         s_pos, s_neg = pos[:, 0] + lam * pos[:, 1], neg[:, 0] + lam * neg[:, 1]
-        best = max(
-            ((np.mean(s_pos >= t) + np.mean(s_neg < t)) / 2, t) for t in np.arange(0.1, 0.9, 0.01)
-        )
+        best = max(((np.mean(s_pos >= t) + np.mean(s_neg < t)) / 2, t) for t in np.arange(0.1, 0.9, 0.01))
         t = best[1]
         print(f"{lam:5.2f} {t:7.2f} {np.mean(s_pos >= t):16.3f} {np.mean(s_neg < t):21.3f} {best[0]:9.3f}")
+    s_pos = pos[:, 0] + COVERAGE_WEIGHT * pos[:, 1]
+    s_neg = neg[:, 0] + COVERAGE_WEIGHT * neg[:, 1]
+    print(f"\ntrade-off at lam={COVERAGE_WEIGHT} (the shipped value; threshold {ABSTAIN_BELOW})")
+    for t in np.arange(0.35, 0.71, 0.05):
+        kept, abstained = np.mean(s_pos >= t), np.mean(s_neg < t)
+        print(f"  threshold {t:.2f}: keep answerable {kept:.3f}, abstain unanswerable {abstained:.3f}")
 
 
 if __name__ == "__main__":

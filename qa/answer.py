@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qa.lexical import terms as lexical_terms
 from qa.retrieve import Passage, Retriever, minmax
 from qa.store import SentenceRow
 
 # Fitted on data (bench/tune_answer.py); see the README's "How answers are chosen".
-WEIGHT_COSINE = 0.5
-WEIGHT_LEXICAL = 0.35
+WEIGHT_COSINE = 0.4
+WEIGHT_LEXICAL = 0.3
 WEIGHT_PASSAGE = 0.15
-# Below this cosine between the question and the best sentence, the articles do not answer it.
-ABSTAIN_BELOW = 0.35
+# Support = cosine + COVERAGE_WEIGHT * (share of the question's terms in the sentence); below the threshold
+# the articles do not answer the question.
+COVERAGE_WEIGHT = 0.3
+ABSTAIN_BELOW = 0.50
 # Extra sentences must score within this fraction of the best one to be added to the answer.
 EXTRA_SENTENCE_RATIO = 0.85
 MAX_SENTENCES = 3
@@ -34,6 +37,14 @@ class ScoredSentence:
     cosine: float | None
     lexical: float
     passage: float
+    coverage: float
+
+    @property
+    def support(self) -> float:
+        """How well this sentence could answer the question at all (not how it ranks among the others)."""
+        if self.cosine is None:
+            return self.coverage
+        return self.cosine + COVERAGE_WEIGHT * self.coverage
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ def score_sentences(
     else:
         combined = WEIGHT_COSINE * cosine + WEIGHT_LEXICAL * lexical_scaled + WEIGHT_PASSAGE * passage_scaled
     order = np.argsort(-combined, kind="stable")
+    wanted = set(terms)
     return [
         ScoredSentence(
             sentence=sentences[i],
@@ -102,16 +114,18 @@ def score_sentences(
             cosine=None if cosine is None else float(cosine[i]),
             lexical=float(lexical[i]),
             passage=float(passage_scores[i]),
+            coverage=len(wanted.intersection(lexical_terms(sentences[i].text))) / len(wanted) if wanted else 0.0,
         )
         for i in order
     ]
 
 
-def is_supported(best: ScoredSentence) -> bool:
-    """Whether the best sentence is close enough to the question to be an answer at all."""
-    if best.cosine is None:  # BM25 mode: some query term must occur in the sentence
-        return best.lexical > 0
-    return best.cosine >= ABSTAIN_BELOW
+def is_supported(candidate: ScoredSentence) -> bool:
+    """Whether a sentence is close enough to the question to be cited at all. BM25 mode has no cosine:
+    there half of the question's terms must occur in the sentence."""
+    if candidate.cosine is None:
+        return candidate.coverage >= 0.5
+    return candidate.support >= ABSTAIN_BELOW
 
 
 def select(scored: list[ScoredSentence], max_sentences: int = MAX_SENTENCES) -> list[ScoredSentence]:

@@ -123,6 +123,7 @@ class Assistant:
             raise UsageError(f"unknown mode '{mode}'; choose from {', '.join(MODES)}")
         if k < 1:
             raise UsageError("--k must be at least 1")
+        index = self.index  # open (and check) the index before paying for the model
         timings: dict[str, float] = {}
         previous = history[-1] if history and is_follow_up(question) else None
         started = time.perf_counter()
@@ -140,7 +141,7 @@ class Assistant:
         started = time.perf_counter()
         question_terms = terms(question)
         retrieval_terms = question_terms + (terms(previous.question) if previous else [])
-        retriever = Retriever(self.index)
+        retriever = Retriever(index)
         boost = dict.fromkeys(previous.article_ids, PREVIOUS_SOURCE_BOOST) if previous else None
         passages = retriever.search(Query(question, retrieval_terms, retrieval_vector), k=k, mode=mode, boost=boost)
         timings["search_ms"] = _ms_since(started)

@@ -1,3 +1,5 @@
+import itertools
+
 from qa.chunk import chunk_sentences
 from qa.sentences import split_sentences
 from tests.conftest import SEEDS
@@ -15,7 +17,7 @@ def test_chunks_respect_the_budget_and_overlap_by_one_sentence():
     chunks = chunk_sentences(sentences, _word_count, max_tokens=60, overlap=1)
     assert len(chunks) > 3
     assert chunks[0].first == 0 and chunks[-1].last == len(sentences) - 1
-    for previous, chunk in zip(chunks, chunks[1:], strict=False):
+    for previous, chunk in itertools.pairwise(chunks):
         # one shared sentence, except after a one-sentence chunk (it has none to spare); never a gap
         assert chunk.first == (previous.last if previous.last > previous.first else previous.last + 1)
     for chunk in chunks:

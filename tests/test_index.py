@@ -149,7 +149,7 @@ def test_corrupt_metadata_gives_a_clear_error(tmp_path, seed_copy):
     _build(index_dir, seed_copy)
     manifest = IndexDir(index_dir).live_generation() / "manifest.json"
     manifest.write_text("{not json")
-    with pytest.raises(IndexUnusableError, match="manifest .* is damaged"):
+    with pytest.raises(IndexUnusableError, match=r"manifest .* is damaged"):
         IndexDir(index_dir).open()
 
 

@@ -47,9 +47,11 @@ def test_multi_sentence_quote_is_split():
 
 def test_lines_are_paragraphs_but_wrapped_prose_is_joined():
     headline = "Seoul reaffirms focus on NK engagement\n\nDespite controversy, officials met."
-    assert [s.text for s in split_sentences(headline)][0] == "Seoul reaffirms focus on NK engagement"
-    wrapped = ("This is a long line of prose that has been wrapped by an editor at a fixed width so\n"
-               "it continues here and ends here.")
+    assert next(s.text for s in split_sentences(headline)) == "Seoul reaffirms focus on NK engagement"
+    wrapped = (
+        "This is a long line of prose that has been wrapped by an editor at a fixed width so\n"
+        "it continues here and ends here."
+    )
     assert len(split_sentences(wrapped)) == 1
     assert paragraph_spans("a\n\nb") == [(0, 1), (3, 4)]
 

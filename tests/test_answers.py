@@ -1,0 +1,75 @@
+"""Integration: the real bundled model on the real seeds, through the Assistant."""
+
+import json
+
+import pytest
+
+from qa.answer import NOT_ANSWERED
+from qa.errors import UsageError
+from qa.metrics import contains_gold
+from qa.pipeline import Turn
+from tests.conftest import SEEDS
+
+QUESTIONS = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_question_file_is_a_real_benchmark():
+    assert len(QUESTIONS) >= 12
+    assert any(not q["answerable"] for q in QUESTIONS) and sum(q["answerable"] for q in QUESTIONS) >= 12
+
+
+@pytest.mark.parametrize("item", QUESTIONS, ids=[q["id"] for q in QUESTIONS])
+def test_seed_question(assistant, item):
+    answer = assistant.ask(item["question"])
+    if item["answerable"]:
+        assert answer.answered, f"abstained on {item['question']!r}"
+        assert answer.citations[0].article_id in item["docs"]
+        assert contains_gold(answer.citations[0].sentence, item["evidence"]), answer.text
+    else:
+        assert answer.text == NOT_ANSWERED and answer.citations == []
+
+
+def test_issue_example_cites_the_harris_sentence(assistant):
+    answer = assistant.ask("Who did Unification Minister Lee In-young meet?")
+    first = answer.citations[0]
+    assert first.article_id == "000_7e63e6485bed1ddb"
+    assert "Harry Harris" in first.sentence
+    assert answer.text.startswith(" ".join(first.sentence.split()) + " [1]")
+    article = (SEEDS / "000_7e63e6485bed1ddb.txt").read_text(encoding="utf-8")
+    assert article[first.start : first.end] == first.sentence
+    assert first.date == "2020-08-18" and first.line == 1 and first.path.endswith("000_7e63e6485bed1ddb.txt")
+
+
+def test_every_answer_sentence_is_followed_by_its_citation(assistant):
+    answer = assistant.ask("What did Lee say about the working group?")
+    for citation in answer.citations:
+        assert f"{' '.join(citation.sentence.split())} [{citation.n}]" in answer.text
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert 1 <= len(answer.citations) <= 3
+
+
+def test_unanswerable_example(assistant):
+    answer = assistant.ask("What is the recipe for bibimbap?")
+    assert answer.text == NOT_ANSWERED and not answer.answered
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_each_mode_finds_the_harris_sentence(assistant, mode):
+    answer = assistant.ask("Who did Unification Minister Lee In-young meet?", mode=mode)
+    assert answer.passages[0].chunk.article_id == "000_7e63e6485bed1ddb"
+    assert "Harry Harris" in answer.citations[0].sentence
+
+
+def test_follow_up_uses_the_conversation(assistant):
+    first = assistant.ask("Who did Lee In-young meet?")
+    assert "Harry Harris" in first.citations[0].sentence
+    history = (Turn(first.question, tuple(c.article_id for c in first.citations)),)
+    follow_up = assistant.ask("What did he say about the working group?", history=history)
+    assert {p.chunk.article_id for p in follow_up.passages[:3]} == {"000_7e63e6485bed1ddb"}
+    assert follow_up.citations[0].article_id == "000_7e63e6485bed1ddb"
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t", "x" * 2001])
+def test_bad_questions(assistant, question):
+    with pytest.raises(UsageError):
+        assistant.ask(question)

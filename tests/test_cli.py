@@ -1,0 +1,155 @@
+"""The command line as a user meets it: exit codes, one-line errors, JSON schema, imports kept lazy."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.cli import app
+from qa.render import JSON_SCHEMA
+from tests.conftest import ROOT, SEEDS
+
+runner = CliRunner()
+
+
+def citeqa(*args, env=None):
+    """Run `python -m qa` in a fresh process, as a user's shell would."""
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300
+    )
+
+
+def _one_line_error(result, code):
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("citeqa: error: "), result.stderr
+
+
+def test_ask_text_cites_the_sentence(seed_index_dir):
+    result = runner.invoke(
+        app, ["ask", "Who did Unification Minister Lee In-young meet?", "--index", str(seed_index_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Harry Harris" in result.stdout.splitlines()[0] and "[1]" in result.stdout
+    assert "[1] Unification Minister Lee In-young met" in result.stdout
+    assert "000_7e63e6485bed1ddb.txt, line 1" in result.stdout
+
+
+def test_ask_json_schema(seed_index_dir):
+    result = runner.invoke(
+        app, ["ask", "Where did Pompeo give a speech on Monday?", "--json", "--index", str(seed_index_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == JSON_SCHEMA and doc["answered"] is True
+    assert set(doc) >= {"question", "answer", "citations", "passages", "timings", "mode"}
+    citation = doc["citations"][0]
+    assert set(citation) == {"n", "article_id", "title", "date", "path", "line", "sentence", "start", "end", "score"}
+    assert "Silicon Valley" in citation["sentence"] and citation["article_id"] == "004_cffa3cfd4d8230b1"
+    article = (SEEDS / "004_cffa3cfd4d8230b1.txt").read_text(encoding="utf-8")
+    assert article[citation["start"] : citation["end"]] == citation["sentence"]
+    assert set(doc["timings"]) == {"embed_ms", "search_ms", "answer_ms"}
+    assert doc["passages"][0]["rank"] == 1
+
+
+def test_ask_unanswerable_json(seed_index_dir):
+    result = runner.invoke(app, ["ask", "What is the recipe for bibimbap?", "--json", "--index", str(seed_index_dir)])
+    doc = json.loads(result.stdout)
+    assert doc["answered"] is False and doc["citations"] == [] and doc["answer"] == "The indexed articles do not say."
+
+
+def test_info(seed_index_dir):
+    result = runner.invoke(app, ["info", "--index", str(seed_index_dir), "--json"])
+    doc = json.loads(result.stdout)
+    assert (doc["articles"], doc["model"]) == (2, "sentence-transformers/all-MiniLM-L6-v2")
+    assert doc["sentences"] > doc["chunks"] > 0 and doc["size_bytes"] > 0
+
+
+def test_ask_builds_the_index_on_first_use(tmp_path, seed_copy):
+    (seed_copy / "photo.txt").write_bytes(b"\x89PNG\x00\x00binary")
+    (seed_copy / "legacy.txt").write_bytes("Caf\xe9 owners in Seoul protested on Friday.".encode("latin-1"))
+    result = citeqa("ask", "Who protested on Friday?", "--corpus", str(seed_copy), "--index", str(tmp_path / "i"))
+    assert result.returncode == 0, result.stderr
+    assert "Café owners in Seoul protested on Friday. [1]" in result.stdout
+    assert "warning: skipped" in result.stderr and "photo.txt: binary content" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", ""], "the question is empty"),
+        (["ask", "   "], "the question is empty"),
+        (["ask", "x" * 2001], "the limit is 2,000"),
+        (["ask", "Who?", "--corpus", "/no/such/folder"], "does not exist"),
+        (["index", "/no/such/folder"], "does not exist"),
+        (["eval", "/no/such/file.jsonl"], "does not exist"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args, message):
+    result = citeqa(*args)
+    _one_line_error(result, 2)
+    assert message in result.stderr
+
+
+def test_folder_without_articles_exits_1(tmp_path):
+    (tmp_path / "blob.txt").write_bytes(b"\x00\x01\x02\x03")
+    result = citeqa("index", str(tmp_path), "--index", str(tmp_path / "idx"))
+    assert result.returncode == 1 and "no readable articles" in result.stderr
+    assert "warning: skipped" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_corrupt_index_exits_1_with_rebuild_hint(tmp_path, seed_index_dir):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(seed_index_dir, broken)
+    generation = broken / (broken / "CURRENT").read_text().strip()
+    (generation / "meta.sqlite").write_bytes(b"garbage" * 10)
+    result = citeqa("ask", "Who met Harris?", "--index", str(broken))
+    _one_line_error(result, 1)
+    assert "citeqa index --rebuild" in result.stderr
+
+
+def test_index_of_another_model_exits_1(tmp_path, seed_index_dir):
+    result = citeqa("ask", "Who met Harris?", "--index", str(seed_index_dir), "--model", str(tmp_path / "other"))
+    _one_line_error(result, 1)
+    assert "was built with model 'sentence-transformers/all-MiniLM-L6-v2'" in result.stderr
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    result = citeqa("ask", "Who met Harris?", "--model", "no-such-org/no-such-model", "--index", str(tmp_path / "i"))
+    _one_line_error(result, 1)
+    assert "cannot load embedding model 'no-such-org/no-such-model'" in result.stderr
+    assert "never downloads" in result.stderr
+
+
+def test_index_reports_up_to_date(seed_index_dir):
+    result = runner.invoke(app, ["index", "--index", str(seed_index_dir)])
+    assert result.exit_code == 0 and "Index up to date: 2 article(s)" in result.stdout
+
+
+def test_light_paths_do_not_import_torch(seed_index_dir):
+    """`info`, `--help` and BM25 answers never pay for torch or sentence-transformers."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from qa.cli import app\n"
+        f"r = CliRunner().invoke(app, ['info', '--index', {str(seed_index_dir)!r}])\n"
+        "assert r.exit_code == 0, r.output\n"
+        f"r = CliRunner().invoke(app, ['ask', 'Who met Harris?', '--mode', 'bm25', '--index', {str(seed_index_dir)!r}"
+        "])\n"
+        "assert r.exit_code == 0 and 'Harris' in r.output, r.output\n"
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_python_dash_m_help():
+    result = citeqa("--help")
+    assert result.returncode == 0 and "ask" in result.stdout and "eval" in result.stdout
