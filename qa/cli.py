@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Annotated
@@ -63,9 +64,16 @@ def _ready(assistant, quiet: bool):
 
     with progress_bars(not quiet) as progress:
         report = assistant.ensure_index(progress)
-    if report is not None and not report.up_to_date:
-        _note(f"indexed {len(report.added) + len(report.changed)} article(s) into {assistant.index_dir.root}")
+    _report_indexing(assistant, report)
     return assistant
+
+
+def _report_indexing(assistant, report) -> None:
+    if report is not None and not report.up_to_date:
+        _note(
+            f"indexed {len(report.added) + len(report.changed)} article(s) in {report.seconds:.1f} s "
+            f"into {assistant.index_dir.root}"
+        )
 
 
 def _note(message: str) -> None:
@@ -148,6 +156,25 @@ def info(
     typer.echo(f"{'Size:':<11}{details['size_bytes'] / 1024:,.0f} KiB")
 
 
+@app.command()
+def chat(
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    mode: Annotated[str, typer.Option("--mode", help="Retrieval: dense, bm25 or hybrid.")] = "hybrid",
+) -> None:
+    """Open the chat UI: ask, read cited answers, press 1-9 to see a citation in its article."""
+    import os
+
+    from tui.app import CiteqaApp
+
+    CiteqaApp(_assistant(corpus, index, model, mode)).run()
+    # An indexing thread cancelled at quit may still be inside one batch; the index write is atomic, so
+    # leave now rather than wait for it.
+    sys.stdout.flush()
+    os._exit(0)
+
+
 def _parse_ks(text: str) -> list[int]:
     try:
         ks = sorted({int(part) for part in text.split(",") if part.strip()})
@@ -202,8 +229,13 @@ def eval_command(
         raise UsageError(f"{loaded.format} datasets bring their own corpus; --corpus is for .jsonl question files")
     assistant = assistant_for(loaded, corpus, model)
     with progress_bars(not quiet) as progress:
-        assistant.ensure_index(progress)
+        _report_indexing(assistant, assistant.ensure_index(progress))
+        started = time.perf_counter()
         run = run_eval(loaded, assistant, modes, ks, progress)
+    _note(
+        f"evaluated {len(loaded.questions)} question(s) x {len(run.summaries)} mode(s) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     typer.echo(text_table(run))
     if json_out:
         json_out.write_text(json.dumps(run.to_dict(), indent=2, ensure_ascii=False))

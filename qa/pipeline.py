@@ -16,6 +16,7 @@ from qa.index import IndexDir, IndexParams, LoadedIndex, Progress, UpdateReport,
 from qa.lexical import terms
 from qa.paths import bundled_seeds, default_index_dir
 from qa.retrieve import MODES, Mode, Query, Retriever
+from qa.store import ArticleRow
 
 MAX_QUESTION_CHARS = 2000
 DEFAULT_K = 5
@@ -183,6 +184,21 @@ class Assistant:
         return citations
 
     # -- inspection -----------------------------------------------------------------------------------
+    def article(self, article_id: str) -> tuple[ArticleRow, str]:
+        """An indexed article's metadata and full text, as it was when indexed."""
+        return self.index.store.article(article_id), self.index.store.article_text(article_id)
+
+    def passage_around(self, citation: Citation, sentences: int = 1) -> tuple[str, int, int]:
+        """The cited sentence with `sentences` neighbours on each side, and where the citation sits in it."""
+        text = self.index.store.article_text(citation.article_id)
+        spans = [(s.start, s.end) for s in self.index.store.article_sentences(citation.article_id)]
+        position = next((i for i, (start, _) in enumerate(spans) if start == citation.start), None)
+        if position is None:
+            return citation.sentence, 0, len(citation.sentence)
+        first = spans[max(0, position - sentences)][0]
+        last = spans[min(len(spans) - 1, position + sentences)][1]
+        return text[first:last], citation.start - first, citation.end - first
+
     def info(self) -> dict:
         index = self.index
         return {

@@ -1,0 +1,1 @@
+"""citeqa's Textual chat UI: `citeqa chat`."""

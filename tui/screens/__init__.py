@@ -1,0 +1,1 @@
+"""Screens of the chat UI: the article view and the help screen."""

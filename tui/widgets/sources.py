@@ -1,0 +1,51 @@
+"""The sources pane: every citation of the selected answer, its sentence highlighted in its passage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from qa.answer import Answer, Citation
+from tui.text import highlighted, literal
+from tui.widgets.citation_keys import CITATION_BINDINGS, CitationChosen, CitationKeysMixin
+
+PassageFn = Callable[[Citation], tuple[str, int, int]]
+
+
+class CitationCard(Static):
+    """One citation: `[n] Title · date`, then the passage with the cited sentence highlighted."""
+
+    def __init__(self, citation: Citation, passage: tuple[str, int, int]) -> None:
+        super().__init__(classes="citation")
+        self.citation = citation
+        self.passage = passage
+
+    def on_mount(self) -> None:
+        c = self.citation
+        header = Text(f"[{c.n}] ", style="bold cyan") + literal(c.title, "bold")
+        if c.date:
+            header.append(f" · {c.date}", style="dim")
+        header.append(f"\n{c.article_id}, line {c.line}\n", style="dim")
+        self.update(header + highlighted(*self.passage))
+
+    def on_click(self) -> None:
+        self.post_message(CitationChosen(self.citation.n))
+
+
+class SourcesPane(CitationKeysMixin, VerticalScroll, can_focus=True):
+    """Shows the citations of one answer; 1–9 or a click open the article at the cited sentence."""
+
+    BINDINGS = CITATION_BINDINGS
+
+    def show(self, answer: Answer | None, passage_of: PassageFn) -> None:
+        self.remove_children()
+        if answer is None:
+            self.mount(Static(Text("Sources of the selected answer appear here.", style="dim")))
+        elif not answer.citations:
+            self.mount(Static(Text("No sources: the indexed articles do not answer this question.", style="dim")))
+        else:
+            self.mount_all(CitationCard(c, passage_of(c)) for c in answer.citations)
+        self.scroll_home(animate=False)
