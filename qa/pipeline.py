@@ -15,7 +15,7 @@ from qa.errors import UsageError
 from qa.index import IndexDir, IndexParams, LoadedIndex, Progress, UpdateReport, no_progress
 from qa.lexical import terms
 from qa.paths import bundled_seeds, default_index_dir
-from qa.retrieve import MODES, Mode, Query, Retriever
+from qa.retrieve import DENSE_WEIGHT, MODES, Mode, Query, Retriever
 from qa.store import ArticleRow
 
 MAX_QUESTION_CHARS = 2000
@@ -70,6 +70,8 @@ class Assistant:
         self._index: LoadedIndex | None = None
         self._embedder = None
         self._question_vectors: dict[str, np.ndarray] = {}
+        self.fusion = "convex"
+        self.dense_weight = DENSE_WEIGHT
 
     # -- indexing -------------------------------------------------------------------------------------
     @property
@@ -142,7 +144,7 @@ class Assistant:
         started = time.perf_counter()
         question_terms = terms(question)
         retrieval_terms = question_terms + (terms(previous.question) if previous else [])
-        retriever = Retriever(index)
+        retriever = Retriever(index, self.fusion, self.dense_weight)
         boost = dict.fromkeys(previous.article_ids, PREVIOUS_SOURCE_BOOST) if previous else None
         passages = retriever.search(Query(question, retrieval_terms, retrieval_vector), k=k, mode=mode, boost=boost)
         timings["search_ms"] = _ms_since(started)
@@ -154,6 +156,10 @@ class Assistant:
         text = " ".join(f"{' '.join(c.sentence.split())} [{c.n}]" for c in citations) or NOT_ANSWERED
         timings["answer_ms"] = _ms_since(started)
         return Answer(question, text, citations, passages, scored, timings, mode)
+
+    def forget_questions(self) -> None:
+        """Drop remembered question vectors, so that the next asks pay (and time) their own embedding."""
+        self._question_vectors.clear()
 
     def _encode_questions(self, texts: list[str]) -> np.ndarray:
         """Question vectors, remembered: eval asks each question once per mode, the chat repeats follow-ups."""

@@ -133,13 +133,15 @@ def test_index_reports_up_to_date(seed_index_dir):
 
 
 def test_light_paths_do_not_import_torch(seed_index_dir):
-    """`info`, `--help` and BM25 answers never pay for torch or sentence-transformers."""
+    """`info`, `index` on an unchanged corpus and BM25 answers never pay for torch or sentence-transformers."""
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from qa.cli import app\n"
         f"r = CliRunner().invoke(app, ['info', '--index', {str(seed_index_dir)!r}])\n"
         "assert r.exit_code == 0, r.output\n"
+        f"r = CliRunner().invoke(app, ['index', '--index', {str(seed_index_dir)!r}])\n"
+        "assert r.exit_code == 0 and 'up to date' in r.output, r.output\n"
         f"r = CliRunner().invoke(app, ['ask', 'Who met Harris?', '--mode', 'bm25', '--index', {str(seed_index_dir)!r}"
         "])\n"
         "assert r.exit_code == 0 and 'Harris' in r.output, r.output\n"
