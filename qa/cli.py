@@ -277,6 +277,9 @@ def main() -> None:
     except KeyboardInterrupt:
         _note("interrupted")
         sys.exit(130)
+    except OSError as exc:  # an unwritable index directory, a full disk: the system's words, one line
+        _note(f"error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
+        sys.exit(1)
 
 
 __all__ = ["UsageError", "app", "main"]

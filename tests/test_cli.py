@@ -155,3 +155,10 @@ def test_light_paths_do_not_import_torch(seed_index_dir):
 def test_python_dash_m_help():
     result = citeqa("--help")
     assert result.returncode == 0 and "ask" in result.stdout and "eval" in result.stdout
+
+
+def test_unwritable_index_location_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = citeqa("index", "--index", str(blocker / "idx"))
+    _one_line_error(result, 1)

@@ -255,3 +255,14 @@ async def test_quit_while_indexing_keeps_the_index(seed_copy, tmp_path):
     reopened = Assistant(corpus=seed_copy, index_dir=index_dir)
     assert reopened.index.counts["articles"] in (2, 32)  # the old index, or the new one if it finished first
     reopened.close()
+
+
+async def test_reindex_picks_up_a_new_article(seed_copy, tmp_path):
+    app = CiteqaApp(Assistant(corpus=seed_copy, index_dir=tmp_path / "idx"), export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.is_ready)
+        (seed_copy / "busan.txt").write_text("Harris visited the port city of Busan on Friday.", encoding="utf-8")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.is_ready and "3 articles" in app.query_one(StatusLine).counts)
+        view = await ask(pilot, "Which port city did Harris visit on Friday?")
+        assert view.exchange.answer.citations[0].article_id == "busan"

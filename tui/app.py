@@ -98,7 +98,8 @@ class CiteqaApp(App[None]):
 
     # -- indexing and model loading (thread worker) ---------------------------------------------------
     @work(thread=True, exclusive=True, group="prepare")
-    def prepare(self, rebuild: bool = False) -> None:
+    def prepare(self, refresh: bool = False) -> None:
+        """Check (or with `refresh`, re-read and hash) the corpus, index what changed, load the model."""
         worker = get_current_worker()
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -107,7 +108,7 @@ class CiteqaApp(App[None]):
             self.call_from_thread(self._show_progress, stage, done, total)
 
         try:
-            if rebuild:
+            if refresh:
                 self.assistant.update_index(progress)
             else:
                 self.assistant.ensure_index(progress)
@@ -252,9 +253,12 @@ class CiteqaApp(App[None]):
         self.push_screen(HelpScreen())
 
     def action_reindex(self) -> None:
+        if any(w.group == "answer" and w.is_running for w in self.workers):
+            self.notify("Wait for the current answer, then re-index.", severity="warning", markup=False)
+            return
         self.is_ready = False
         self.query_one(StatusLine).state = "re-indexing"
-        self.prepare(rebuild=False)
+        self.prepare(refresh=True)
 
     def set_mode(self, mode: str) -> None:
         self.assistant.mode = mode
