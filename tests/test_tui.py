@@ -266,3 +266,31 @@ async def test_reindex_picks_up_a_new_article(seed_copy, tmp_path):
         await wait_for(pilot, lambda: app.is_ready and "3 articles" in app.query_one(StatusLine).counts)
         view = await ask(pilot, "Which port city did Harris visit on Friday?")
         assert view.exchange.answer.citations[0].article_id == "busan"
+
+
+async def test_mode_copy_clear_and_palette_commands(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.is_ready)
+        view = await ask(pilot, "Where did Pompeo give a speech on Monday?")
+        app.query_one(ConversationView).focus()
+        await pilot.press("ctrl+y")
+        assert app.clipboard.startswith(view.exchange.answer.text) and "[1] Seoul reaffirms" in app.clipboard
+        await pilot.press("ctrl+t")
+        assert app.assistant.mode == "dense" and app.query_one(StatusLine).mode == "dense"
+        view = await ask(pilot, "Where did Pompeo give a speech on Monday?")
+        assert view.exchange.answer.mode == "dense"
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {
+            "Re-index",
+            "Retrieval mode: bm25",
+            "Clear conversation",
+            "Export conversation",
+            "Copy answer",
+            "Help",
+            "Quit",
+        } <= titles
+        await pilot.press("f1")
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.press("ctrl+l")
+        assert app.query_one(ConversationView).views == [] and app.turns == []
