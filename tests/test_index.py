@@ -174,3 +174,22 @@ def test_corpus_without_articles(tmp_path):
     (tmp_path / "corpus" / "blob.txt").write_bytes(b"\x00\x01\x02")
     with pytest.warns(UserWarning, match="blob.txt"), pytest.raises(CiteqaError, match="no readable articles"):
         _build(tmp_path / "idx", tmp_path / "corpus")
+
+
+def test_removing_an_article_embeds_nothing(tmp_path, seed_copy):
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    (seed_copy / "000_7e63e6485bed1ddb.txt").unlink()
+    report, embedder = _build(index_dir, seed_copy)
+    assert report.removed == ["000_7e63e6485bed1ddb"] and embedder.encoded == []
+    loaded = IndexDir(index_dir).open()
+    assert [a.id for a in loaded.store.articles()] == ["004_cffa3cfd4d8230b1"]
+    assert loaded.sentence_vectors.ntotal == loaded.counts["sentences"] > 0
+    loaded.close()
+
+
+def test_articles_without_sentences(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "dateline.txt").write_text("16-Jan-2020 Agency | 6:02 AM\n")
+    with pytest.raises(CiteqaError, match="contain no sentences"):
+        _build(tmp_path / "idx", tmp_path / "corpus")
