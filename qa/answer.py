@@ -71,7 +71,6 @@ class Answer:
     text: str
     citations: list[Citation]
     passages: list[Passage]
-    sentences: list[ScoredSentence] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     mode: str = "hybrid"
 

@@ -280,6 +280,3 @@ def main() -> None:
     except OSError as exc:  # an unwritable index directory, a full disk: the system's words, one line
         _note(f"error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
         sys.exit(1)
-
-
-__all__ = ["UsageError", "app", "main"]

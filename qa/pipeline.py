@@ -155,7 +155,7 @@ class Assistant:
         citations = self._cite(chosen)
         text = " ".join(f"{' '.join(c.sentence.split())} [{c.n}]" for c in citations) or NOT_ANSWERED
         timings["answer_ms"] = _ms_since(started)
-        return Answer(question, text, citations, passages, scored, timings, mode)
+        return Answer(question, text, citations, passages, timings, mode)
 
     def forget_questions(self) -> None:
         """Drop remembered question vectors, so that the next asks pay (and time) their own embedding."""

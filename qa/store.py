@@ -123,9 +123,6 @@ class MetadataStore:
         )
         return [ChunkRow(*r) for r in rows]
 
-    def all_texts(self, table: str) -> list[str]:
-        return [r[0] for r in self.db.execute(f"SELECT text FROM {table} ORDER BY row")]
-
     def _select(self, table: str, columns: str, rows: Iterable[int]):
         rows = list(dict.fromkeys(int(r) for r in rows))
         if not rows:
