@@ -208,3 +208,24 @@ def test_eval_fail_under_exits_1(seed_index_dir, monkeypatch):
     result = runner.invoke(app, ["eval", str(SEEDS / "questions.jsonl"), "--fail-under", "hit@1=1.01"])
     assert isinstance(result.exception, CiteqaError)  # main() prints it as one line and exits 1
     assert "hybrid hit@1 = 1.000 is under 1.01" in str(result.exception)
+
+
+def test_eval_end_to_end_on_a_small_beir_dataset(tmp_path):
+    root = tmp_path / "tiny-beir"
+    (root / "qrels").mkdir(parents=True)
+    (root / "corpus.jsonl").write_text(
+        '{"_id": "d1", "title": "Volcanoes", "text": "Mount Etna erupted again on Sunday, covering Catania in ash."}\n'
+        '{"_id": "d2", "title": "Football", "text": "The final was decided by a penalty shoot-out in Rome."}\n'
+        '{"_id": "d3", "title": "Volcano science", "text": "Etna is among the most active volcanoes in Europe."}\n',
+        encoding="utf-8",
+    )
+    (root / "queries.jsonl").write_text('{"_id": "q1", "text": "Which volcano erupted on Sunday?"}\n')
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\td3\t1\n")
+    out = tmp_path / "beir.json"
+    result = runner.invoke(app, ["eval", str(root), "--mode", "all", "--json", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())["summary"]
+    for mode in ("dense", "bm25", "hybrid"):
+        assert summary[mode]["recall@10"] == 1.0
+        assert summary[mode]["ndcg@10"] > 0.9  # d1 (grade 2) first, d3 (grade 1) second
+    assert "hit@1" not in summary["hybrid"]  # BEIR has no answer strings
