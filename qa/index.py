@@ -164,7 +164,13 @@ class IndexDir:
         generation = self.live_generation()
         if generation is None:
             raise IndexUnusableError(f"no index at {self.root}; build one with `citeqa index CORPUS`")
-        loaded = LoadedIndex(generation)
+        try:
+            loaded = LoadedIndex(generation)
+        except IndexUnusableError:
+            newer = self.live_generation()
+            if newer is None or newer == generation:
+                raise
+            loaded = LoadedIndex(newer)  # a writer replaced the generation while we were opening it
         if model_id is not None and loaded.model_id != model_id:
             loaded.close()
             raise IndexUnusableError(
@@ -341,8 +347,7 @@ class IndexDir:
         self._remove_stale(keep=generation.name)
 
     def _insert_new(self, store, article: Article, chunks, source: SourceFile, params, chunk_base, sentence_base):
-        store.db.execute(
-            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        store.add_article(
             (
                 article.id,
                 article.title,
@@ -353,13 +358,7 @@ class IndexDir:
                 source.mtime_ns,
                 article.text,
             ),
-        )
-        store.db.executemany(
-            'INSERT INTO sentences (row, article_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)',
             [(sentence_base + s.position, article.id, s.position, s.start, s.end, s.text) for s in article.sentences],
-        )
-        store.db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (
                     chunk_base + c.position,
@@ -376,10 +375,11 @@ class IndexDir:
         return chunk_texts, [normalise_space(s.text) for s in article.sentences]
 
     def _copy_old(self, store, previous: LoadedIndex, row: ArticleRow, source: SourceFile, chunk_base, sentence_base):
+        """Carry an unchanged article over from the previous generation, vectors included, renumbering rows."""
         old_sentences = previous.store.article_sentences(row.id)
         old_chunks = previous.store.article_chunks(row.id)
-        store.db.execute(
-            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        shift = sentence_base - (old_sentences[0].row if old_sentences else 0)
+        store.add_article(
             (
                 row.id,
                 row.title,
@@ -390,14 +390,7 @@ class IndexDir:
                 source.mtime_ns,
                 previous.store.article_text(row.id),
             ),
-        )
-        shift = sentence_base - (old_sentences[0].row if old_sentences else 0)
-        store.db.executemany(
-            'INSERT INTO sentences (row, article_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)',
             [(s.row + shift, s.article_id, s.position, s.start, s.end, s.text) for s in old_sentences],
-        )
-        store.db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (
                     chunk_base + i,
@@ -410,9 +403,9 @@ class IndexDir:
                 for i, c in enumerate(old_chunks)
             ],
         )
-        params = previous.params
         sent_vecs = previous.sentence_matrix(np.array([s.row for s in old_sentences], dtype=np.int64))
-        chunk_texts = [chunk_embedding_text(row.title, c.text, params.title_in_chunks) for c in old_chunks]
+        with_title = previous.params.title_in_chunks
+        chunk_texts = [chunk_embedding_text(row.title, c.text, with_title) for c in old_chunks]
         return chunk_texts, [normalise_space(s.text) for s in old_sentences], sent_vecs
 
     def _remove_stale(self, keep: str) -> None:

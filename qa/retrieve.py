@@ -143,16 +143,17 @@ class Retriever:
             fused = fuse(dense, bm25, self.fusion, self.dense_weight)
         else:
             raise ValueError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
-        chunks = self.index.store.chunks(rows.tolist())
         if boost:
-            fused = fused + np.array([boost.get(c.article_id, 0.0) for c in chunks])
+            candidates = self.index.store.chunks(rows.tolist())
+            fused = fused + np.array([boost.get(c.article_id, 0.0) for c in candidates])
         order = np.argsort(-fused, kind="stable")[:k]
+        chunks = self.index.store.chunks(rows[order].tolist())  # read only the passages returned
         return [
             Passage(
-                chunk=chunks[i],
+                chunk=chunk,
                 score=float(fused[i]),
                 dense=None if dense is None else float(dense[i]),
                 bm25=None if bm25 is None else float(bm25[i]),
             )
-            for i in order
+            for chunk, i in zip(chunks, order, strict=True)
         ]

@@ -72,6 +72,14 @@ class MetadataStore:
     def close(self) -> None:
         self.db.close()
 
+    def add_article(self, article: tuple, sentences: list[tuple], chunks: list[tuple]) -> None:
+        """Insert one article with its sentence and chunk rows (tuples in column order) while building."""
+        self.db.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)", article)
+        self.db.executemany(
+            'INSERT INTO sentences (row, article_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)', sentences
+        )
+        self.db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", chunks)
+
     def counts(self) -> dict[str, int]:
         return {
             table: self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

@@ -193,3 +193,18 @@ def test_articles_without_sentences(tmp_path):
     (tmp_path / "corpus" / "dateline.txt").write_text("16-Jan-2020 Agency | 6:02 AM\n")
     with pytest.raises(CiteqaError, match="contain no sentences"):
         _build(tmp_path / "idx", tmp_path / "corpus")
+
+
+def test_reader_that_loses_the_race_opens_the_new_generation(tmp_path, seed_copy, monkeypatch):
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    stale = IndexDir(index_dir).live_generation()
+    (seed_copy / "new.txt").write_text("Harris visited Busan.", encoding="utf-8")
+    _build(index_dir, seed_copy)
+    assert not stale.exists()  # the writer removed the generation the reader had just looked up
+    answers = iter([stale])
+    current = IndexDir.live_generation
+    monkeypatch.setattr(IndexDir, "live_generation", lambda self: next(answers, None) or current(self))
+    loaded = IndexDir(index_dir).open()
+    assert loaded.counts["articles"] == 3
+    loaded.close()
