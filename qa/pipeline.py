@@ -47,6 +47,12 @@ def validate_question(question: str) -> str:
     return question
 
 
+def validate_mode(mode: str) -> Mode:
+    if mode not in MODES:
+        raise UsageError(f"unknown mode '{mode}'; choose from {', '.join(MODES)}")
+    return mode
+
+
 def is_follow_up(question: str) -> bool:
     return bool(_ANAPHORA.search(question)) or len(set(terms(question))) < FOLLOW_UP_MIN_TERMS
 
@@ -64,9 +70,7 @@ class Assistant:
         self.corpus = Path(corpus) if corpus is not None else bundled_seeds()
         self.requested_model = model_id_for(model) if model else None
         self.index_dir = IndexDir(index_dir or default_index_dir(self.corpus, self.requested_model or DEFAULT_MODEL))
-        if mode not in MODES:
-            raise UsageError(f"unknown mode '{mode}'; choose from {', '.join(MODES)}")
-        self.mode: Mode = mode
+        self.mode: Mode = validate_mode(mode)
         self._index: LoadedIndex | None = None
         self._embedder = None
         self._question_vectors: dict[str, np.ndarray] = {}
@@ -121,9 +125,7 @@ class Assistant:
     ) -> Answer:
         """Answer `question` from the index; `history` makes follow-up questions use the conversation."""
         question = validate_question(question)
-        mode = mode or self.mode
-        if mode not in MODES:
-            raise UsageError(f"unknown mode '{mode}'; choose from {', '.join(MODES)}")
+        mode = validate_mode(mode or self.mode)
         if k < 1:
             raise UsageError("--k must be at least 1")
         index = self.index  # open (and check) the index before paying for the model
