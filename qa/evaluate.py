@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from qa.datasets import EvalDataset, EvalQuestion, materialise_corpus
+from qa.index import Progress, no_progress
 from qa.metrics import (
     abstention_scores,
     gold_rank,
@@ -22,7 +23,8 @@ from qa.paths import cache_root
 from qa.pipeline import Assistant
 
 DEFAULT_KS = (1, 3, 5, 10)
-# Passages fetched per question: enough that overlapping chunks still cover ten distinct articles.
+# Passages fetched per question: enough that overlapping chunks still cover ten distinct articles
+# (Recall@k beyond what this reaches counts what was reached).
 PASSAGE_DEPTH = 30
 
 
@@ -93,7 +95,7 @@ def evaluate_question(assistant: Assistant, item: EvalQuestion, mode: str) -> Qu
         question=item.question,
         mode=mode,
         gold_rank=gold_rank(ranked, item.gold_docs) if item.gold_docs else None,
-        ranked_articles=ranked[:10],
+        ranked_articles=ranked,
         cited=cited,
         cited_articles=[c.article_id for c in answer.citations],
         hit1=bool(gold) and hit_at(cited, gold, 1),
@@ -133,7 +135,7 @@ def run_eval(
     assistant: Assistant,
     modes: Sequence[str],
     ks: Sequence[int] = DEFAULT_KS,
-    progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    progress: Progress = no_progress,
 ) -> EvalRun:
     """Every question under every mode; Ctrl+C ends the run early with the results so far."""
     results: list[QuestionResult] = []
