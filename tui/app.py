@@ -85,7 +85,7 @@ class CiteqaApp(App[None]):
         status = self.query_one(StatusLine)
         status.corpus = self.assistant.corpus.name
         status.mode = self.assistant.mode
-        self.query_one(SourcesPane).show(None, self.assistant.passage_around)
+        self._show_sources(None)
         self.query_one(QuestionInput).focus()
         self.call_after_refresh(self._painted)
         self.prepare()
@@ -167,19 +167,16 @@ class CiteqaApp(App[None]):
         if self.failure is not None:
             self._decline(view)
         elif not self.is_ready:
-            view.exchange.note = "Waiting for the index to be ready — this question will be answered then."
-            view.refresh_exchange()
+            view.show_note("Waiting for the index to be ready — this question will be answered then.")
             self.pending.append(view)
         else:
             self._start_answer(view)
 
     def _decline(self, view: ExchangeView) -> None:
-        view.exchange.note, view.exchange.failed = f"Cannot answer: {self.failure}", True
-        view.refresh_exchange()
+        view.show_note(f"Cannot answer: {self.failure}", failed=True)
 
     def _start_answer(self, view: ExchangeView) -> None:
-        view.exchange.note = "Thinking…"
-        view.refresh_exchange()
+        view.show_note("Thinking…")
         self.answer(view, tuple(self.turns[-HISTORY_TURNS:]))
 
     @work(thread=True, group="answer")
@@ -202,16 +199,18 @@ class CiteqaApp(App[None]):
         self.query_one(StatusLine).last_answer_ms = sum(answer.timings.values())
         conversation = self.query_one(ConversationView)
         if conversation.selected is view:
-            self.query_one(SourcesPane).show(answer, self.assistant.passage_around)
+            self._show_sources(answer)
 
     def _answer_failed(self, view: ExchangeView, message: str) -> None:
-        view.exchange.note, view.exchange.failed = f"Error: {message}", True
-        view.refresh_exchange()
+        view.show_note(f"Error: {message}", failed=True)
 
     # -- sources and verification ---------------------------------------------------------------------
     @on(ConversationView.SelectionChanged)
     def _selection_changed(self, message: ConversationView.SelectionChanged) -> None:
         answer = message.exchange.answer if message.exchange else None
+        self._show_sources(answer)
+
+    def _show_sources(self, answer: Answer | None) -> None:
         self.query_one(SourcesPane).show(answer, self.assistant.passage_around)
 
     def selected_answer(self) -> Answer | None:

@@ -59,6 +59,11 @@ class ExchangeView(Static):
         body = answer_text(self.exchange)
         self.update(question + Text("\n") + body)
 
+    def show_note(self, note: str, failed: bool = False) -> None:
+        """Show a state instead of an answer: waiting, thinking, declined or failed."""
+        self.exchange.note, self.exchange.failed = note, failed
+        self.refresh_exchange()
+
     def on_click(self) -> None:
         self.post_message(self.Selected(self))
 
