@@ -28,6 +28,24 @@ class Embedder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
+def encode_by_length(
+    texts: Sequence[str],
+    dim: int,
+    block: int,
+    encode_block: Callable[[list[str]], np.ndarray],
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
+    """Encode in blocks of similar length (little padding), report progress per block, return input order."""
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    for start in range(0, len(texts), block):
+        rows = order[start : start + block]
+        out[rows] = encode_block([texts[i] for i in rows])
+        if progress:
+            progress(len(rows))
+    return out
+
+
 def model_id_for(name: str | None) -> str:
     """A stable id: the default model keeps its hub name wherever the package installed it; a local
     directory is identified by its absolute path; any other name is used as given."""

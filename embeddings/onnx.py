@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.base import ProgressFn
+from embeddings.base import ProgressFn, encode_by_length
 
 EXPORT_FORMAT = 1
 TOLERANCE = 1e-4
@@ -104,14 +104,7 @@ class OnnxEmbedder:
 
     def encode(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
         """L2-normalised float32 rows in the order given; batches are formed from length-sorted texts."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        for start in range(0, len(texts), BATCH_SIZE):
-            rows = order[start : start + BATCH_SIZE]
-            out[rows] = self._encode_batch([texts[i] for i in rows])
-            if progress:
-                progress(len(rows))
-        return out
+        return encode_by_length(texts, self.dim, BATCH_SIZE, self._encode_batch, progress)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
