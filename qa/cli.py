@@ -125,7 +125,8 @@ def ask(
     if as_json:
         typer.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2))
     else:
-        typer.echo(answer_to_text(answer))
+        bold = ("\x1b[1m", "\x1b[0m") if sys.stdout.isatty() else ("", "")
+        typer.echo(answer_to_text(answer, emphasis=bold))
 
 
 @app.command()

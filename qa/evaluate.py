@@ -17,10 +17,13 @@ from qa.metrics import (
     percentile,
     recall_at_k,
     reciprocal_rank,
+    span_exact,
+    span_f1,
     unique_in_order,
 )
 from qa.paths import cache_root
 from qa.pipeline import Assistant
+from qa.questions import KINDS
 
 DEFAULT_KS = (1, 3, 5, 10)
 # Passages fetched per question: enough that overlapping chunks still cover ten distinct articles
@@ -44,6 +47,10 @@ class QuestionResult:
     abstained: bool
     answerable: bool
     timings: dict[str, float]
+    kind: str = "other"
+    span: str | None = None
+    span_exact: bool = False
+    span_f1: float = 0.0
 
 
 @dataclass
@@ -51,6 +58,8 @@ class ModeSummary:
     mode: str
     questions: int
     metrics: dict[str, float] = field(default_factory=dict)
+    # question kind -> (questions with gold answers, hit@1 among them): a regression in one kind shows
+    by_kind: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,7 +79,9 @@ class EvalRun:
             "model": self.model,
             "corpus": self.corpus,
             "interrupted": self.interrupted,
-            "summary": {s.mode: {"questions": s.questions, **s.metrics} for s in self.summaries},
+            "summary": {
+                s.mode: {"questions": s.questions, **s.metrics, "hit@1_by_kind": s.by_kind} for s in self.summaries
+            },
             "results": [asdict(r) for r in self.results],
         }
 
@@ -103,6 +114,10 @@ def evaluate_question(assistant: Assistant, item: EvalQuestion, mode: str) -> Qu
         abstained=not answer.answered,
         answerable=item.answerable,
         timings=answer.timings,
+        kind=answer.kind,
+        span=answer.span.text if answer.span else None,
+        span_exact=span_exact(answer.span.text if answer.span else None, item.answers),
+        span_f1=span_f1(answer.span.text if answer.span else None, item.answers),
     )
 
 
@@ -116,9 +131,18 @@ def summarise(mode: str, results: Sequence[QuestionResult], questions: Sequence[
         metrics["mrr@10"] = _mean(reciprocal_rank(r.ranked_articles, by_id[r.id].gold_docs) for r in with_gold)
         metrics["ndcg@10"] = _mean(ndcg_at_k(r.ranked_articles, by_id[r.id].gold_docs) for r in with_gold)
     with_answers = [r for r in results if by_id[r.id].gold_strings]
+    by_kind = {}
     if with_answers:
         metrics["hit@1"] = _mean(r.hit1 for r in with_answers)
         metrics["hit@3"] = _mean(r.hit3 for r in with_answers)
+        for kind in KINDS:
+            of_kind = [r for r in with_answers if r.kind == kind]
+            if of_kind:
+                by_kind[kind] = (len(of_kind), round(_mean(r.hit1 for r in of_kind), 4))
+    with_spans = [r for r in results if by_id[r.id].answers and by_id[r.id].answerable]
+    if with_spans:
+        metrics["span_em"] = _mean(r.span_exact for r in with_spans)
+        metrics["span_f1"] = _mean(r.span_f1 for r in with_spans)
     if any(not r.answerable for r in results):
         precision, recall = abstention_scores([r.abstained for r in results], [r.answerable for r in results])
         metrics["abstain_precision"] = precision
@@ -127,7 +151,7 @@ def summarise(mode: str, results: Sequence[QuestionResult], questions: Sequence[
         values = [r.timings.get(f"{stage}_ms", 0.0) for r in results]
         metrics[f"{stage}_p50_ms"] = percentile(values, 50)
         metrics[f"{stage}_p95_ms"] = percentile(values, 95)
-    return ModeSummary(mode, len(results), {k: round(v, 4) for k, v in metrics.items()})
+    return ModeSummary(mode, len(results), {k: round(v, 4) for k, v in metrics.items()}, by_kind)
 
 
 def run_eval(

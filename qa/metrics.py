@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import string
+from collections import Counter
 from collections.abc import Mapping, Sequence
+
+_PUNCTUATION = frozenset(string.punctuation) | frozenset("‘’“”–—…")
 
 
 def recall_at_k(ranked: Sequence[str], gold: Mapping[str, int], k: int) -> float:
@@ -48,6 +52,32 @@ def contains_gold(sentence: str, gold_strings: Sequence[str]) -> bool:
 def hit_at(cited: Sequence[str], gold_strings: Sequence[str], n: int) -> bool:
     """Whether any of the first n cited sentences contains a gold string."""
     return any(contains_gold(sentence, gold_strings) for sentence in cited[:n])
+
+
+def squad_normalise(text: str) -> list[str]:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, words."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return [w for w in text.split() if w not in ("a", "an", "the")]
+
+
+def span_exact(span: str | None, answers: Sequence[str]) -> bool:
+    """Whether the answer span equals a gold answer after SQuAD's normalisation."""
+    return span is not None and any(squad_normalise(span) == squad_normalise(a) for a in answers)
+
+
+def span_f1(span: str | None, answers: Sequence[str]) -> float:
+    """SQuAD's token F1 of the answer span against the best-matching gold answer (0 without a span)."""
+    if span is None:
+        return 0.0
+    predicted = squad_normalise(span)
+    best = 0.0
+    for answer in answers:
+        gold = squad_normalise(answer)
+        common = sum((Counter(predicted) & Counter(gold)).values())
+        if common:
+            precision, recall = common / len(predicted), common / len(gold)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
 
 
 def unique_in_order(items: Sequence[str]) -> list[str]:

@@ -10,12 +10,16 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.base import DEFAULT_MODEL, model_id_for
-from qa.answer import NOT_ANSWERED, Answer, Citation, ScoredSentence, score_sentences, select
+from qa.answer import NOT_ANSWERED, Answer, AnswerSpan, Citation
+from qa.candidates import gather
+from qa.choose import Scored, choose, score
 from qa.errors import UsageError
 from qa.index import IndexDir, IndexParams, LoadedIndex, Progress, UpdateReport, no_progress
 from qa.lexical import terms
 from qa.paths import bundled_seeds, default_index_dir
-from qa.retrieve import DENSE_WEIGHT, MODES, Mode, Query, Retriever
+from qa.questions import QuestionAnalysis, analyse_question, predicate_text
+from qa.retrieve import DENSE_WEIGHT, MODES, Mode, Passage, Query, Retriever
+from qa.span import answer_span, resolve_relative_dates
 from qa.store import ArticleRow
 
 MAX_QUESTION_CHARS = 2000
@@ -28,6 +32,18 @@ _ANAPHORA = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|its|it|this|
 FOLLOW_UP_MIN_TERMS = 3
 PREVIOUS_QUESTION_WEIGHT = 0.5
 PREVIOUS_SOURCE_BOOST = 0.15
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What `search` found for a question: passages best first, the question's vector, and timings."""
+
+    question: str
+    mode: Mode
+    passages: list[Passage]
+    vector: np.ndarray | None
+    predicate_vector: np.ndarray | None  # of the question without its names and numbers (qa.questions)
+    timings: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -124,40 +140,81 @@ class Assistant:
         self, question: str, k: int = DEFAULT_K, mode: Mode | None = None, history: tuple[Turn, ...] = ()
     ) -> Answer:
         """Answer `question` from the index; `history` makes follow-up questions use the conversation."""
+        return self.answer(self.search(question, k, mode, history))
+
+    def search(
+        self, question: str, k: int = DEFAULT_K, mode: Mode | None = None, history: tuple[Turn, ...] = ()
+    ) -> Retrieval:
+        """The k best passages for `question` (retrieval only: no sentence is chosen)."""
         question = validate_question(question)
         mode = validate_mode(mode or self.mode)
         if k < 1:
             raise UsageError("--k must be at least 1")
-        index = self.index  # open (and check) the index before paying for the model
+        retriever = self._retriever()  # opens (and checks) the index before paying for the model
         timings: dict[str, float] = {}
         previous = history[-1] if history and is_follow_up(question) else None
         started = time.perf_counter()
-        question_vector = retrieval_vector = None
+        question_vector = retrieval_vector = predicate_vector = None
         if mode != "bm25":
-            texts = [question] + ([previous.question] if previous else [])
+            texts = [question, predicate_text(question)] + ([previous.question] if previous else [])
             vectors = self._encode_questions(texts)
-            question_vector = vectors[0]
+            question_vector, predicate_vector = vectors[0], vectors[1]
             retrieval_vector = vectors[0]
             if previous:
-                mixed = vectors[0] + PREVIOUS_QUESTION_WEIGHT * vectors[1]
+                mixed = vectors[0] + PREVIOUS_QUESTION_WEIGHT * vectors[2]
                 retrieval_vector = mixed / np.linalg.norm(mixed)
         timings["embed_ms"] = _ms_since(started)
 
         started = time.perf_counter()
-        question_terms = terms(question)
-        retrieval_terms = question_terms + (terms(previous.question) if previous else [])
-        retriever = Retriever(index, self.fusion, self.dense_weight)
+        retrieval_terms = terms(question) + (terms(previous.question) if previous else [])
         boost = dict.fromkeys(previous.article_ids, PREVIOUS_SOURCE_BOOST) if previous else None
         passages = retriever.search(Query(question, retrieval_terms, retrieval_vector), k=k, mode=mode, boost=boost)
         timings["search_ms"] = _ms_since(started)
+        return Retrieval(question, mode, passages, question_vector, predicate_vector, timings)
 
+    def score(self, retrieval: Retrieval, passages: list[Passage] | None = None) -> list[Scored]:
+        """Every sentence of the best passages (or of `passages`), most likely answer first."""
+        return self._score(analyse_question(retrieval.question), retrieval, passages)
+
+    def _score(self, question: QuestionAnalysis, retrieval: Retrieval, passages: list[Passage] | None) -> list[Scored]:
+        passages = (retrieval.passages if passages is None else passages)[:ANSWER_PASSAGES]
+        retriever = self._retriever()
+        candidates = gather(
+            self.index, retriever, passages, retrieval.vector, retrieval.predicate_vector, list(question.terms)
+        )
+        return score(question, candidates, retriever.idf(question.words), dense=retrieval.vector is not None)
+
+    def answer(self, retrieval: Retrieval) -> Answer:
+        """The answer to a retrieved question: cited sentences and the exact span, or "do not say"."""
         started = time.perf_counter()
-        scored = score_sentences(retriever, passages[:ANSWER_PASSAGES], question_vector, question_terms)
-        chosen = select(scored)
+        question = analyse_question(retrieval.question)
+        chosen = choose(question, self._score(question, retrieval, None), dense=retrieval.vector is not None)
         citations = self._cite(chosen)
         text = " ".join(f"{' '.join(c.sentence.split())} [{c.n}]" for c in citations) or NOT_ANSWERED
-        timings["answer_ms"] = _ms_since(started)
-        return Answer(question, text, citations, passages, timings, mode)
+        span = None
+        notes: list[str] = []
+        if citations:
+            first = citations[0]
+            found = answer_span(question, first.sentence)
+            if found is not None:
+                span = AnswerSpan(1, found.type, found.text, first.start + found.start, first.start + found.end)
+            for citation in citations:
+                notes += resolve_relative_dates(citation.sentence, citation.date)
+        timings = {**retrieval.timings, "answer_ms": _ms_since(started)}
+        return Answer(
+            retrieval.question,
+            text,
+            citations,
+            retrieval.passages,
+            timings,
+            retrieval.mode,
+            span,
+            question.kind,
+            list(dict.fromkeys(notes)),
+        )
+
+    def _retriever(self) -> Retriever:
+        return Retriever(self.index, self.fusion, self.dense_weight)
 
     def forget_questions(self) -> None:
         """Drop remembered question vectors, so that the next asks pay (and time) their own embedding."""
@@ -170,9 +227,10 @@ class Assistant:
             self._question_vectors.update(zip(missing, self.embedder.encode(missing), strict=True))
         return np.stack([self._question_vectors[t] for t in texts])
 
-    def _cite(self, chosen: list[ScoredSentence]) -> list[Citation]:
+    def _cite(self, chosen: list[Scored]) -> list[Citation]:
         citations = []
-        for n, item in enumerate(chosen, 1):
+        for n, scored in enumerate(chosen, 1):
+            item = scored.candidate
             article = self.index.store.article(item.sentence.article_id)
             text = self.index.store.article_text(article.id)
             citations.append(
@@ -186,7 +244,7 @@ class Assistant:
                     sentence=item.sentence.text,
                     start=item.sentence.start,
                     end=item.sentence.end,
-                    score=round(item.score, 4),
+                    score=round(scored.probability, 4),
                 )
             )
         return citations

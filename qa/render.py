@@ -1,12 +1,23 @@
-"""Answers as text for a terminal and as the stable JSON schema of `citeqa ask --json`."""
+"""Answers as text for a terminal and as the stable JSON schema of `citeqa ask --json`.
+
+Article text is untrusted: every piece of it that reaches a terminal goes through `printable`, which shows
+control characters (ANSI escapes included) as visible symbols instead of letting them act.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
 from qa.answer import Answer
 
 JSON_SCHEMA = "citeqa.answer/1"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """Control characters other than newline and tab become visible symbols (U+2400 block; DEL is ␡)."""
+    return _CONTROL.sub(lambda m: "␡" if m.group() == "\x7f" else chr(0x2400 + ord(m.group())), text)
 
 
 def answer_to_dict(answer: Answer) -> dict:
@@ -17,6 +28,9 @@ def answer_to_dict(answer: Answer) -> dict:
         "answer": answer.text,
         "answered": answer.answered,
         "mode": answer.mode,
+        "kind": answer.kind,
+        "answer_span": asdict(answer.span) if answer.span else None,
+        "notes": answer.notes,
         "citations": [asdict(c) for c in answer.citations],
         "passages": [
             {
@@ -34,14 +48,27 @@ def answer_to_dict(answer: Answer) -> dict:
     }
 
 
-def answer_to_text(answer: Answer) -> str:
-    """The answer paragraph, then one source entry per citation: title, date, file and place, sentence."""
-    lines = [answer.text]
+def lead_line(answer: Answer) -> str:
+    """The answer as it reads first: the exact answer, a dash, then the cited sentences ("30% — The group…")."""
+    return f"{' '.join(answer.span.text.split())} — {answer.text}" if answer.span else answer.text
+
+
+def answer_to_text(answer: Answer, emphasis: tuple[str, str] = ("", "")) -> str:
+    """The answer paragraph, notes, then one source entry per citation: title, date, file and place, sentence.
+    `emphasis` wraps the exact answer (a terminal passes bold on/off)."""
+    first = lead_line(answer)
+    if answer.span:
+        span = " ".join(answer.span.text.split())
+        first = f"{emphasis[0]}{printable(span)}{emphasis[1]}{printable(first[len(span) :])}"
+    else:
+        first = printable(first)
+    lines = [first]
+    lines += [f"Note: {printable(note)}" for note in answer.notes]
     if answer.citations:
         lines.append("")
         for c in answer.citations:
             dated = f" ({c.date})" if c.date else ""
-            lines.append(f"[{c.n}] {c.title}{dated}")
-            lines.append(f"    {c.path}, line {c.line}, characters {c.start}–{c.end}")
-            lines.append(f"    “{' '.join(c.sentence.split())}”")
+            lines.append(f"[{c.n}] {printable(c.title)}{dated}")
+            lines.append(f"    {printable(c.path)}, line {c.line}, characters {c.start}–{c.end}")
+            lines.append(f"    “{printable(' '.join(c.sentence.split()))}”")
     return "\n".join(lines)

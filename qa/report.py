@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from qa.evaluate import EvalRun
+from qa.questions import KINDS
 
-_ORDER = ("recall@", "mrr@10", "ndcg@10", "hit@1", "hit@3", "abstain_", "embed_", "search_", "answer_")
+_ORDER = ("recall@", "mrr@10", "ndcg@10", "hit@1", "hit@3", "span_", "abstain_", "embed_", "search_", "answer_")
 
 
 def _columns(run: EvalRun) -> list[str]:
@@ -24,19 +25,40 @@ def _rows(run: EvalRun) -> list[list[str]]:
     return rows
 
 
-def text_table(run: EvalRun) -> str:
-    rows = _rows(run)
+def _kind_rows(run: EvalRun) -> list[list[str]]:
+    """hit@1 per question kind and mode: "hit@1 (questions)"."""
+    kinds = [k for k in KINDS if any(k in s.by_kind for s in run.summaries)]
+    rows = [["kind", *(s.mode for s in run.summaries)]]
+    for kind in kinds:
+        cells = [kind]
+        for summary in run.summaries:
+            count, hit = summary.by_kind.get(kind, (0, 0.0))
+            cells.append(f"{hit:.3f} ({count})" if count else "")
+        rows.append(cells)
+    return rows if kinds else []
+
+
+def _aligned(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [f"{run.dataset} ({run.format}), model {run.model}"]
-    for row in rows:
-        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+    return ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+
+
+def _markdown(rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows[1:]]
+
+
+def text_table(run: EvalRun) -> str:
+    lines = [f"{run.dataset} ({run.format}), model {run.model}", *_aligned(_rows(run))]
+    kinds = _kind_rows(run)
+    if kinds:
+        lines += ["", "hit@1 by question kind (questions)", *_aligned(kinds)]
     return "\n".join(lines)
 
 
 def markdown_table(run: EvalRun) -> str:
-    rows = _rows(run)
-    lines = [f"**{run.dataset}** ({run.format}), model `{run.model}`", ""]
-    lines.append("| " + " | ".join(rows[0]) + " |")
-    lines.append("|" + "---|" * len(rows[0]))
-    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    lines = [f"**{run.dataset}** ({run.format}), model `{run.model}`", "", *_markdown(_rows(run))]
+    kinds = _kind_rows(run)
+    if kinds:
+        lines += ["", "hit@1 by question kind (questions):", "", *_markdown(kinds)]
     return "\n".join(lines) + "\n"

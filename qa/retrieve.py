@@ -93,6 +93,18 @@ class Retriever:
             return np.zeros(self.index.counts[name], dtype=np.float32)
         return model.get_scores_from_ids(ids)
 
+    def idf(self, terms: Sequence[str], name: str = "sentences") -> dict[str, float]:
+        """BM25's inverse document frequency of each term over sentences (or chunks); unknown terms are rare."""
+        model = self.index.bm25(name)
+        indptr = model.scores["indptr"]
+        total = model.scores["num_docs"]
+        weights = {}
+        for term in terms:
+            token = model.vocab_dict.get(term)
+            df = 0 if token is None else int(indptr[token + 1] - indptr[token])
+            weights[term] = float(np.log(1 + (total - df + 0.5) / (df + 0.5)))
+        return weights
+
     def chunks_of_sentences(self, sentence_rows: np.ndarray) -> np.ndarray:
         """Chunk rows containing the given sentences (with one-sentence overlap, up to two per sentence)."""
         first, last = self.index.chunk_spans[:, 0], self.index.chunk_spans[:, 1]

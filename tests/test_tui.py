@@ -8,6 +8,7 @@ import pytest
 
 from qa.answer import NOT_ANSWERED
 from qa.pipeline import Assistant
+from qa.render import lead_line
 from tui.app import CiteqaApp
 from tui.screens.article import ArticleScreen
 from tui.widgets.conversation import ConversationView, ExchangeView
@@ -274,7 +275,7 @@ async def test_mode_copy_clear_and_palette_commands(app):
         view = await ask(pilot, "Where did Pompeo give a speech on Monday?")
         app.query_one(ConversationView).focus()
         await pilot.press("ctrl+y")
-        assert app.clipboard.startswith(view.exchange.answer.text) and "[1] Seoul reaffirms" in app.clipboard
+        assert app.clipboard.startswith(lead_line(view.exchange.answer)) and "[1] Seoul reaffirms" in app.clipboard
         await pilot.press("ctrl+t")
         assert app.assistant.mode == "dense" and app.query_one(StatusLine).mode == "dense"
         view = await ask(pilot, "Where did Pompeo give a speech on Monday?")

@@ -7,16 +7,9 @@ included, are replaced by their visible Unicode control pictures (ESC shows as â
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def printable(text: str) -> str:
-    """Control characters other than newline and tab become visible symbols (U+2400 block)."""
-    return _CONTROL.sub(lambda m: "â¡" if m.group() == "\x7f" else chr(0x2400 + ord(m.group())), text)
+from qa.render import printable
 
 
 def literal(text: str, style: str = "") -> Text:

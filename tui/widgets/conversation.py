@@ -33,6 +33,9 @@ def answer_text(exchange: Exchange) -> Text:
     if not answer.citations:
         return literal(answer.text, "italic")
     shown = Text()
+    if answer.span:  # the exact answer first, so the line reads like an answer: "30% — The group will own…"
+        shown.append_text(literal(" ".join(answer.span.text.split()), "bold"))
+        shown.append(" — ")
     for citation in answer.citations:
         shown.append_text(literal(" ".join(citation.sentence.split())))
         shown.append(f" [{citation.n}] ", style="bold cyan")

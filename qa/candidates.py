@@ -1,0 +1,112 @@
+"""Candidate answer sentences, each with what a reader knows when reaching it.
+
+A sentence like "The UK-Dutch group will own 30% of the project" answers a question about Shell only
+together with its article's headline and the sentences before it. So every candidate carries that context
+(headline, date, the two preceding sentences), whether it *is* the headline, and the scores retrieval already
+computed for it; the answer step (qa/choose.py) turns all of this into features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.index import LoadedIndex
+from qa.retrieve import Passage, Retriever
+from qa.sentences import normalise_space
+from qa.store import SentenceRow
+
+CONTEXT_SENTENCES = 2
+_SENTENCE_END = (".", "!", "?", "…", '"', "”", "'", "’")
+ARTICLES = 2
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage, with its context and retrieval scores."""
+
+    sentence: SentenceRow
+    title: str
+    date: str | None
+    context: str  # the headline and up to CONTEXT_SENTENCES preceding sentences of the same article
+    headline: bool
+    lead: bool  # the first sentence of the article body
+    cosine: float | None
+    predicate_cosine: float | None  # with the question stripped of its names and numbers
+    previous_cosine: float | None  # of the sentence before, when the question's subject is named there
+    lexical: float  # BM25 of the sentence alone
+    passage: float  # fused score of the best passage it is in
+
+
+def is_headline(sentence: SentenceRow, title: str) -> bool:
+    """The article's title line ("Qatar and Shell in $6bn gas deal"): no final punctuation, unlike a
+    one-sentence article whose title is its sentence."""
+    text = normalise_space(sentence.text)
+    return sentence.position <= 1 and text == normalise_space(title) and not text.endswith(_SENTENCE_END)
+
+
+def gather(
+    index: LoadedIndex,
+    retriever: Retriever,
+    passages: list[Passage],
+    question_vector: np.ndarray | None,
+    predicate_vector: np.ndarray | None,
+    question_terms: list[str],
+) -> list[Candidate]:
+    """Every sentence of `passages` once (chunks overlap), and every other sentence of the articles of the
+    best ARTICLES passages (an answer two sentences past the passage is still in the article), with context."""
+    best_passage: dict[int, float] = {}
+    for passage in passages:
+        for row in range(passage.chunk.first_sentence_row, passage.chunk.last_sentence_row + 1):
+            best_passage[row] = max(best_passage.get(row, -np.inf), passage.score)
+    if not best_passage:
+        return []
+    floor = min(p.score for p in passages)
+    for article_id in list(dict.fromkeys(p.chunk.article_id for p in passages))[:ARTICLES]:
+        for sentence in index.store.article_sentences(article_id):
+            best_passage.setdefault(sentence.row, floor)
+    rows = sorted(best_passage)
+    before = [r - back for r in rows for back in range(1, CONTEXT_SENTENCES + 1) if r - back >= 0]
+    needed = sorted(set(rows) | set(before))
+    by_row = dict(zip(needed, index.store.sentences(needed), strict=True))
+    articles = {a: index.store.article(a) for a in dict.fromkeys(by_row[r].article_id for r in rows)}
+    lexical = np.asarray(retriever.bm25_scores(question_terms, "sentences"))[rows]
+    cosines = previous = predicate = None
+    if question_vector is not None:
+        matrix = index.sentence_matrix(needed)
+        all_cosines = dict(zip(needed, matrix @ question_vector, strict=True))
+        cosines = [float(all_cosines[r]) for r in rows]
+        if predicate_vector is not None:
+            predicate = [float(c) for c, r in zip(matrix @ predicate_vector, needed, strict=True) if r in best_passage]
+        previous = [
+            float(all_cosines[r - 1]) if r - 1 in by_row and by_row[r - 1].article_id == by_row[r].article_id else None
+            for r in rows
+        ]
+    candidates = []
+    for i, row in enumerate(rows):
+        sentence = by_row[row]
+        article = articles[sentence.article_id]
+        earlier = [
+            by_row[r].text
+            for r in range(row - CONTEXT_SENTENCES, row)
+            if r in by_row and by_row[r].article_id == sentence.article_id
+        ]
+        headline = is_headline(sentence, article.title)
+        after_headline = sentence.position == 1 and is_headline(by_row[row - 1], article.title)
+        candidates.append(
+            Candidate(
+                sentence=sentence,
+                title=article.title,
+                date=article.date,
+                context=" ".join([article.title, *earlier]),
+                headline=headline,
+                lead=not headline and (sentence.position == 0 or after_headline),
+                cosine=None if cosines is None else cosines[i],
+                predicate_cosine=None if predicate is None else predicate[i],
+                previous_cosine=None if previous is None else previous[i],
+                lexical=float(lexical[i]),
+                passage=best_passage[row],
+            )
+        )
+    return candidates

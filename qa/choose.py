@@ -1,0 +1,209 @@
+"""Choose the sentences that answer a question, or abstain.
+
+Topical closeness alone picks the headline or the lead: they are about the same thing as the question. What
+answers is a sentence that (a) states an expression of the kind asked for (an amount for "how much", a date
+for "when", a name for "who") that the question does not already contain, (b) covers the question's words
+once its context is counted (headline and preceding sentences: "the group" is Shell), including the names
+and numbers the question is constrained by, and (c) adds something beyond the question. Each candidate gets
+the FEATURES below and a linear score over them; the candidates of a question compete (a softmax gives each
+its share). Whether to answer at all is a second, question-level model over the best candidate
+(ANSWERABLE_FEATURES): citeqa cites it when that probability reaches ANSWER_THRESHOLD and otherwise says the
+articles do not say. Both models' weights are fitted by `bench/fit_answer.py` on the SQuAD dev half and the
+BBC dev questions (qa/answer_weights.py; the README shows the data and the trade-off). Headlines are context:
+one is cited only when no body sentence ranks above it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.answer_weights import (
+    ANSWERABLE_BIAS,
+    ANSWERABLE_BIAS_BM25,
+    ANSWERABLE_WEIGHTS,
+    ANSWERABLE_WEIGHTS_BM25,
+    WEIGHTS,
+    WEIGHTS_BM25,
+)
+from qa.candidates import Candidate
+from qa.lexical import term_set
+from qa.questions import QuestionAnalysis
+
+FEATURES = (
+    "cosine",
+    "cosine_gap",
+    "predicate_cosine",
+    "previous_cosine",
+    "lexical",
+    "passage",
+    "coverage",
+    "predicate",
+    "context_coverage",
+    "constraints",
+    "type_match",
+    "type_other",
+    "type_missing",
+    "focus",
+    "novelty",
+    "headline",
+    "lead",
+    "length",
+)
+ANSWERABLE_FEATURES = (
+    "probability",
+    "cosine",
+    "predicate_cosine",
+    "coverage",
+    "context_coverage",
+    "constraints",
+    "best_constraints",
+    "typed_match",
+    "typed_missing",
+    "years",
+)
+# Answer when the abstention model's probability reaches this; the README shows the trade-off it sits on.
+ANSWER_THRESHOLD = 0.3
+ANSWER_THRESHOLD_BM25 = 0.15  # without vectors the model is less sure of itself; its curve is in the README too
+# Further sentences are cited when they are at least half as likely to be the answer as the best one.
+EXTRA_SENTENCE_MARGIN = float(np.log(2))
+MAX_SENTENCES = 3
+# "When" is often answered without a date ("after the war"): only a year asked for must be a year stated.
+_MEASURED = {"number", "money", "percent", "duration"}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate with its features, its ranking score (a logit) and its share of the question's candidates."""
+
+    candidate: Candidate
+    features: dict[str, float]
+    score: float
+    probability: float  # softmax of the scores over the question's candidates
+
+
+def _covered(wanted: dict[str, float], have: set[str]) -> float:
+    """IDF-weighted share of the wanted terms present: rare words (names) count more than common ones."""
+    total = sum(wanted.values())
+    return sum(w for t, w in wanted.items() if t in have) / total if total else 0.0
+
+
+def feature_matrix(question: QuestionAnalysis, candidates: list[Candidate], idf: dict[str, float]) -> np.ndarray:
+    """One row of FEATURES per candidate."""
+    wanted = {t: idf.get(t, 1.0) for t in question.words}
+    question_terms = question.words
+    constraints = set(question.constraints)
+    predicate = {t: w for t, w in wanted.items() if t not in constraints}
+    focus = set(question.focus)
+    rows = []
+    best_cosine = max((c.cosine for c in candidates if c.cosine is not None), default=0.0)
+    for candidate in candidates:
+        text = candidate.sentence.text
+        own = term_set(text)
+        around = own | term_set(candidate.context)
+        new_types = {m.type for m in question.new_mentions(text)}
+        primary = question.expects[0] if question.expects else None
+        cosine = candidate.cosine or 0.0
+        rows.append(
+            [
+                cosine,
+                cosine - best_cosine,
+                candidate.predicate_cosine or 0.0,
+                candidate.previous_cosine or 0.0,
+                candidate.lexical,
+                candidate.passage,
+                _covered(wanted, own),
+                _covered(predicate, own),
+                _covered(wanted, around),
+                len(constraints & around) / len(constraints) if constraints else 1.0,
+                float(primary in new_types),
+                float(bool(new_types) and primary not in new_types),
+                float(question.typed and not new_types),
+                len(focus & own) / len(focus) if focus else 0.0,
+                len(own - question_terms) / len(own) if own else 0.0,
+                float(candidate.headline),
+                float(candidate.lead),
+                np.log1p(len(own)),
+            ]
+        )
+    matrix = np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+    for column in ("lexical", "passage"):  # scale to the best candidate: raw BM25 has no fixed range
+        j = FEATURES.index(column)
+        top = matrix[:, j].max(initial=0.0)
+        matrix[:, j] = matrix[:, j] / top if top > 0 else 0.0
+    return matrix
+
+
+def score(
+    question: QuestionAnalysis, candidates: list[Candidate], idf: dict[str, float], dense: bool = True
+) -> list[Scored]:
+    """Candidates with features and scores, most likely answer first; headlines after body sentences."""
+    if not candidates:
+        return []
+    matrix = feature_matrix(question, candidates, idf)
+    weights = WEIGHTS if dense else WEIGHTS_BM25
+    scores = matrix @ np.array([weights.get(f, 0.0) for f in FEATURES])
+    shares = np.exp(scores - scores.max())
+    shares /= shares.sum()
+    scored = [
+        Scored(c, dict(zip(FEATURES, row, strict=True)), float(z), float(p))
+        for c, row, z, p in zip(candidates, matrix, scores, shares, strict=True)
+    ]
+    return sorted(scored, key=lambda s: (s.candidate.headline, -s.score))
+
+
+def answerable_features(question: QuestionAnalysis, scored: list[Scored]) -> np.ndarray:
+    """Question-level evidence that the articles answer at all: how good the best sentence is, whether the
+    names, numbers and years the question is constrained by occur around it, whether it has the asked type."""
+    if not scored:
+        return np.zeros(len(ANSWERABLE_FEATURES))
+    years_found = {y for s in scored for y in question.years if y in s.candidate.sentence.text}
+    return answerable_row(
+        scored[0].probability,
+        scored[0].features,
+        max(s.features["constraints"] for s in scored),
+        len(years_found) / len(question.years) if question.years else 1.0,
+    )
+
+
+def answerable_row(probability: float, top: dict[str, float], best_constraints: float, years: float) -> np.ndarray:
+    """ANSWERABLE_FEATURES from the best candidate's probability and features (shared with the fitting)."""
+    return np.array(
+        [
+            probability,
+            top["cosine"],
+            top["predicate_cosine"],
+            top["coverage"],
+            top["context_coverage"],
+            top["constraints"],
+            best_constraints,
+            top["type_match"] + top["type_other"],
+            top["type_missing"],
+            years,
+        ]
+    )
+
+
+def answerable(question: QuestionAnalysis, scored: list[Scored], dense: bool = True) -> float:
+    """The probability that the articles answer the question with the best sentence."""
+    weights, bias = (ANSWERABLE_WEIGHTS, ANSWERABLE_BIAS) if dense else (ANSWERABLE_WEIGHTS_BM25, ANSWERABLE_BIAS_BM25)
+    z = answerable_features(question, scored) @ np.array([weights[f] for f in ANSWERABLE_FEATURES]) + bias
+    return float(1.0 / (1.0 + np.exp(-z)))
+
+
+def choose(question: QuestionAnalysis, scored: list[Scored], dense: bool = True) -> list[Scored]:
+    """The best sentence and up to two nearly as likely ones, or nothing when the articles do not answer.
+    A question asking for a number, an amount, a share, a duration or a year is only answered by a sentence
+    stating one that the question does not already contain ("How old is Bob Murray?" is not answered by a
+    sentence about Bob Murray without an age)."""
+    if question.expects and (
+        question.expects[0] in _MEASURED or (question.expects[0] == "date" and "year" in question.focus)
+    ):
+        scored = [s for s in scored if not s.features["type_missing"]]
+    threshold = ANSWER_THRESHOLD if dense else ANSWER_THRESHOLD_BM25
+    if not scored or answerable(question, scored, dense) < threshold:
+        return []
+    top = scored[0]
+    extra = [s for s in scored[1:MAX_SENTENCES] if s.score >= top.score - EXTRA_SENTENCE_MARGIN]
+    return [top, *extra]

@@ -1,0 +1,142 @@
+"""Typed expressions in a sentence: names, numbers, amounts, shares, dates and durations, with offsets.
+
+What a question asks for ("how much", "when", "who") can only be answered by a sentence that holds such an
+expression, so the answer step looks for them, and the exact answer is one of them. These are patterns, not a
+trained tagger: they run in microseconds per sentence at question time, need no model download, and what they
+miss (a name written in lower case, a number spelt out beyond "twenty") only costs a feature, never an answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+MentionType = Literal["name", "place", "number", "money", "percent", "date", "duration"]
+
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|dozen|"
+    "dozens|hundreds|thousands|millions|billions|a\\s+million|a\\s+billion|a\\s+thousand|half"
+)
+_NUMERAL = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_SCALE = r"(?:\s?(?:bn|m|k|tn|million|billion|trillion|thousand|crore|lakh)\b)"
+_CURRENCY = r"(?:US\$|A\$|C\$|HK\$|[$£€¥₩₹])"
+_CURRENCY_WORDS = r"(?:dollars|pounds|euros|yen|won|yuan|rupees|pence|francs|cents|sterling)"
+_MONTHS = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
+)
+_WEEKDAY_NAMES = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_WEEKDAYS = rf"(?:{_WEEKDAY_NAMES})"
+_UNITS = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century|nights?)"
+_COUNT = rf"(?:{_NUMERAL}|{_NUMBER_WORDS}|a|an|several|few|many)"
+
+_PATTERNS: tuple[tuple[MentionType, re.Pattern[str]], ...] = (
+    ("money", re.compile(rf"{_CURRENCY}\s?{_NUMERAL}{_SCALE}?|\b{_NUMERAL}{_SCALE}?\s+{_CURRENCY_WORDS}\b")),
+    ("percent", re.compile(rf"\b{_NUMERAL}\s?(?:%|per\s?cent\b|percent\b|percentage points?\b)")),
+    (
+        "date",
+        re.compile(
+            rf"\b(?:{_WEEKDAYS}(?:,?\s+(?:\d{{1,2}}\s+{_MONTHS}|{_MONTHS}\s+\d{{1,2}}))?"
+            rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}(?:,?\s+(?:1[5-9]|20)\d\d)?"
+            rf"|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?:1[5-9]|20)\d\d)?"
+            rf"|(?:early|mid|late|the\s+end\s+of|the\s+start\s+of)?-?\s?{_MONTHS}(?:\s+(?:1[5-9]|20)\d\d)?"
+            r"|(?:1[5-9]|20)\d\d(?:s|-\d\d)?"
+            r"|(?i:yesterday|today|tomorrow|tonight)"
+            r"|(?i:last|next|this|earlier\s+this|later\s+this)\s+(?:week|month|year|spring|summer|autumn|winter|"
+            rf"season|weekend|{_WEEKDAY_NAMES}))\b"
+        ),
+    ),
+    ("duration", re.compile(rf"\b{_COUNT}(?:[\s-]+(?:and\s+a\s+half\s+)?){_UNITS}\b", re.I)),
+    (
+        "number",
+        re.compile(rf"(?<![\w.,]){_NUMERAL}{_SCALE}?(?![\w%])|\b(?:{_NUMBER_WORDS})\b", re.I),
+    ),
+)
+# A run of capitalised words (allowing "of", "for", "and", "de"… inside): people, places, organisations, titles.
+_CAPITALISED = r"(?:[A-Z][\w'’&.-]*|[a-z]+[A-Z][\w'’&.-]*|\d+[A-Z][\w-]*)"
+_NAME = re.compile(
+    rf"\b{_CAPITALISED}(?:\s+(?:(?:of|for|and|the|de|la|le|van|von|der|du|da|al|el|y)\s+)*"
+    rf"{_CAPITALISED})*"
+)
+# A name after one of these is (most often) a place: "lives in Cleveland", "held at the Luna Park".
+_LOCATIVE = re.compile(r"(?:\b(?:in|at|near|outside|from|to|into|across|around)\s+(?:the\s+)?)$")
+_NAME_CONNECTORS = {"of", "for", "and", "the", "de", "la", "le", "van", "von", "der", "du", "da", "al", "el", "y"}
+
+
+# Every typed pattern needs a digit, a currency sign or one of these words: most sentences skip them all.
+_MAYBE_TYPED = re.compile(
+    rf"[\d$£€¥₩₹%]|\b(?:{_NUMBER_WORDS}|{_MONTHS}|{_WEEKDAY_NAMES}|yesterday|today|tomorrow|tonight|last|next|this|"
+    rf"{_UNITS})\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A typed expression found at `text[start:end]`."""
+
+    type: MentionType
+    start: int
+    end: int
+    text: str
+
+
+# Words that start a sentence with a capital without being a name ("The", "But", "Despite", "He").
+_COMMON_WORDS = frozenset(
+    """a an the and or but nor so yet for of in on at by to from with without within into onto over under about
+    above across after against along amid among around as before behind below beneath beside between beyond
+    despite during except inside like near off outside past since than through throughout toward towards
+    until unlike upon via whether while although though because if unless whereas when where which who whom
+    whose what why how however meanwhile moreover instead also still then there here now today yesterday
+    tomorrow this that these those it its he she they we i you him her them us me my our your his their hers
+    theirs ours mine yours is are was were be been being has have had do does did will would shall should
+    can could may might must not no yes all any both each every either neither few many much more most other
+    another some several such only own same too very just even ever never always often already according
+    speaking asked mr mrs ms dr sir lord new first second third last next one two three""".split()  # noqa: SIM905
+)
+
+
+def _names(text: str) -> list[Mention]:
+    found = []
+    for match in _NAME.finditer(text):
+        start, end = match.span()
+        words = match.group().split()
+        # strip leading common words ("The BBC" -> "BBC", "But Smith" -> "Smith") and trailing connectors
+        while words and (words[0].lower() in _COMMON_WORDS or words[0].lower() in _NAME_CONNECTORS):
+            start = text.index(words[0], start) + len(words[0])
+            start += len(text[start:]) - len(text[start:].lstrip())
+            words = words[1:]
+        while words and words[-1].lower() in _NAME_CONNECTORS:
+            words = words[:-1]
+        if not words:
+            continue
+        end = text.rindex(words[-1], start, end) + len(words[-1])
+        end -= len(text[start:end]) - len(text[start:end].rstrip(".’'-"))
+        if end > start and not text[start:end].isdigit():
+            kind = "place" if _LOCATIVE.search(text[max(0, start - 16) : start]) else "name"
+            found.append(Mention(kind, start, end, text[start:end]))
+    return found
+
+
+@lru_cache(maxsize=4096)
+def find_mentions(text: str) -> tuple[Mention, ...]:
+    """Every typed expression of `text`, in order of position; an expression is claimed by the first
+    (most specific) pattern that matches it: "£4,250" is money, not also a number. Cached: the candidate
+    sentences of a conversation's questions repeat."""
+    found: list[Mention] = []
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= m.start or start >= m.end for m in found)
+
+    for kind, pattern in _PATTERNS if _MAYBE_TYPED.search(text) else ():
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            while start < end and text[start].isspace():
+                start += 1
+            if end > start and free(start, end):
+                found.append(Mention(kind, start, end, text[start:end]))
+    found += [m for m in _names(text) if free(m.start, m.end)]
+    return tuple(sorted(found, key=lambda m: m.start))
