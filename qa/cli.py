@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from qa.errors import CiteqaError, UsageError
+from qa.terminal import printable
 
 app = typer.Typer(
     name="citeqa",
@@ -77,7 +78,8 @@ def _report_indexing(assistant, report) -> None:
 
 
 def _note(message: str) -> None:
-    typer.echo(f"citeqa: {message}", err=True)
+    """One line on stderr; file names and article text in it are shown with control characters visible."""
+    typer.echo(f"citeqa: {printable(message)}", err=True)
 
 
 @app.command()
@@ -101,7 +103,7 @@ def index(
             f"Indexed {len(report.added)} new, {len(report.changed)} changed, {len(report.removed)} removed, "
             f"{report.unchanged} unchanged article(s); embedded {report.embedded} texts in {report.seconds:.1f} s."
         )
-    typer.echo(f"Index: {assistant.index_dir.root}")
+    typer.echo(f"Index: {printable(str(assistant.index_dir.root))}")
 
 
 @app.command()
@@ -153,7 +155,7 @@ def info(
         ("Sentences", "sentences"),
         ("Built", "created"),
     ):
-        typer.echo(f"{label + ':':<11}{details[key]}")
+        typer.echo(f"{label + ':':<11}{printable(str(details[key]))}")
     typer.echo(f"{'Size:':<11}{details['size_bytes'] / 1024:,.0f} KiB")
 
 
@@ -237,7 +239,7 @@ def eval_command(
         f"evaluated {len(loaded.questions)} question(s) x {len(run.summaries)} mode(s) in "
         f"{time.perf_counter() - started:.1f} s"
     )
-    typer.echo(text_table(run))
+    typer.echo(printable(text_table(run)))
     if json_out:
         json_out.write_text(json.dumps(run.to_dict(), indent=2, ensure_ascii=False))
     if report:

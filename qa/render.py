@@ -1,23 +1,16 @@
 """Answers as text for a terminal and as the stable JSON schema of `citeqa ask --json`.
 
-Article text is untrusted: every piece of it that reaches a terminal goes through `printable`, which shows
-control characters (ANSI escapes included) as visible symbols instead of letting them act.
+Article text is untrusted: every piece of it in the text form goes through `qa.terminal.printable`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict
 
 from qa.answer import Answer
+from qa.terminal import printable
 
 JSON_SCHEMA = "citeqa.answer/1"
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def printable(text: str) -> str:
-    """Control characters other than newline and tab become visible symbols (U+2400 block; DEL is ␡)."""
-    return _CONTROL.sub(lambda m: "␡" if m.group() == "\x7f" else chr(0x2400 + ord(m.group())), text)
 
 
 def answer_to_dict(answer: Answer) -> dict:

@@ -162,3 +162,19 @@ def test_unwritable_index_location_is_one_line(tmp_path):
     blocker.write_text("not a directory")
     result = citeqa("index", "--index", str(blocker / "idx"))
     _one_line_error(result, 1)
+
+
+def test_hostile_article_text_never_reaches_the_terminal_raw(tmp_path):
+    """Escape sequences in an article (window title, clear screen, colour) are shown as visible symbols."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "evil\x1b[31mname.txt").write_text(
+        "Harbour news\n\nThe ferry to Busan\x1b]0;pwned\x07 left at noon on Friday\x1b[2J with 300 passengers.\n",
+        encoding="utf-8",
+    )
+    result = citeqa(
+        "ask", "How many passengers did the Busan ferry carry?", "--corpus", str(corpus), "--index", str(tmp_path / "i")
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout and "\x1b" not in result.stderr
+    assert "300 — The ferry to Busan␛]0;pwned␇ left at noon on Friday␛[2J with 300 passengers. [1]" in result.stdout

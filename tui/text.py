@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from qa.render import printable
+from qa.terminal import printable
 
 
 def literal(text: str, style: str = "") -> Text:
