@@ -263,9 +263,10 @@ def _check_thresholds(run, thresholds: dict[str, float]) -> list[str]:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from qa.errors import StaleIndexWarning
     from qa.ingest import SkippedFile
 
-    if issubclass(category, SkippedFile):
+    if issubclass(category, SkippedFile | StaleIndexWarning):
         _note(f"warning: {message}")
 
 

@@ -21,3 +21,11 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, for one-line reports of library errors."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:200]
+
+
+class IndexBusyError(IndexUnusableError):
+    """Another process holds the write lock: the index cannot be updated now (it can still be read)."""
+
+
+class StaleIndexWarning(UserWarning):
+    """The corpus changed but the index could not be refreshed now; answers come from the index as it is."""

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.chunk import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_SENTENCES, chunk_sentences
-from qa.errors import CiteqaError, IndexUnusableError, first_line
+from qa.errors import CiteqaError, IndexBusyError, IndexUnusableError, first_line
 from qa.ingest import Article, SourceFile, article_paths, parse_article, scan_corpus
 from qa.sentences import normalise_space
 from qa.store import ArticleRow, MetadataStore
@@ -40,6 +40,8 @@ CURRENT = "CURRENT"
 DATA_FILES = ("meta.sqlite", "sentences.faiss")
 BM25_DIRS = ("bm25-chunks", "bm25-sentences")
 
+# A reader that finds its generation replaced while opening it retries with the new CURRENT.
+OPEN_ATTEMPTS = 5
 # progress(stage, done, total): called as work advances; the CLI draws bars, the UI a progress widget.
 Progress = Callable[[str, int, int], None]
 
@@ -108,7 +110,9 @@ class LoadedIndex:
                 f"index at {directory.parent} is inconsistent (vectors and metadata disagree); "
                 "rebuild with `citeqa index --rebuild`"
             )
-        self._bm25: dict[str, object] = {}
+        # Both BM25 models load now, not on first use: once open, a reader needs nothing more from the disk,
+        # so a writer may replace and remove this generation under it (SQLite keeps its open file).
+        self._bm25 = {name: self._load_bm25(name) for name in ("chunks", "sentences")}
 
     @property
     def model_id(self) -> str:
@@ -123,18 +127,19 @@ class LoadedIndex:
         return self.sentence_vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64))
 
     def bm25(self, name: str):
-        """The BM25 model over `chunks` or `sentences`, loaded on first use (BM25 mode needs no model)."""
-        if name not in self._bm25:
-            import bm25s
-
-            try:
-                self._bm25[name] = bm25s.BM25.load(str(self.directory / f"bm25-{name}"), load_corpus=False)
-            except (OSError, ValueError, KeyError) as exc:
-                raise IndexUnusableError(
-                    f"BM25 data of the index at {self.directory.parent} is damaged ({first_line(exc)}); "
-                    "rebuild with `citeqa index --rebuild`"
-                ) from exc
+        """The BM25 model over `chunks` or `sentences`."""
         return self._bm25[name]
+
+    def _load_bm25(self, name: str):
+        import bm25s
+
+        try:
+            return bm25s.BM25.load(str(self.directory / f"bm25-{name}"), load_corpus=False)
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexUnusableError(
+                f"BM25 data of the index at {self.directory.parent} is damaged ({first_line(exc)}); "
+                "rebuild with `citeqa index --rebuild`"
+            ) from exc
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file())
@@ -161,16 +166,18 @@ class IndexDir:
 
     def open(self, model_id: str | None = None) -> LoadedIndex:
         """The live generation; `model_id`, when given, must be the one the index was built with."""
-        generation = self.live_generation()
-        if generation is None:
-            raise IndexUnusableError(f"no index at {self.root}; build one with `citeqa index CORPUS`")
-        try:
-            loaded = LoadedIndex(generation)
-        except IndexUnusableError:
-            newer = self.live_generation()
-            if newer is None or newer == generation:
-                raise
-            loaded = LoadedIndex(newer)  # a writer replaced the generation while we were opening it
+        for _ in range(OPEN_ATTEMPTS):
+            generation = self.live_generation()
+            if generation is None:
+                raise IndexUnusableError(f"no index at {self.root}; build one with `citeqa index CORPUS`")
+            try:
+                loaded = LoadedIndex(generation)
+                break
+            except IndexUnusableError:
+                if self.live_generation() == generation:
+                    raise  # really damaged, not replaced by a writer while we were opening it
+        else:
+            raise IndexUnusableError(f"the index at {self.root} keeps changing under this reader; try again")
         if model_id is not None and loaded.model_id != model_id:
             loaded.close()
             raise IndexUnusableError(
@@ -214,7 +221,7 @@ class IndexDir:
         try:
             lock.acquire()
         except Timeout:
-            raise IndexUnusableError(
+            raise IndexBusyError(
                 f"another citeqa process is writing the index at {self.root}; try again when it has finished"
             ) from None
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from embeddings.base import DEFAULT_MODEL, model_id_for
 from qa.answer import NOT_ANSWERED, Answer, AnswerSpan, Citation
 from qa.candidates import gather
 from qa.choose import Scored, choose, score
-from qa.errors import UsageError
+from qa.errors import IndexBusyError, StaleIndexWarning, UsageError
 from qa.index import IndexDir, IndexParams, LoadedIndex, Progress, UpdateReport, no_progress
 from qa.lexical import terms
 from qa.paths import bundled_seeds, default_index_dir
@@ -119,10 +120,26 @@ class Assistant:
         return report
 
     def ensure_index(self, progress: Progress = no_progress) -> UpdateReport | None:
-        """Build the index on first use, and bring it up to date when files changed (a stat-only check)."""
-        if self.index_dir.exists() and not self.index_dir.is_stale(self.corpus):
+        """Build the index on first use, and bring it up to date when files changed (a stat-only check).
+        When it exists but cannot be refreshed now (another process is writing it, or it is read-only), the
+        questions are answered from it as it is, with a StaleIndexWarning."""
+        if not self.index_dir.exists():
+            return self.update_index(progress)
+        if not self.index_dir.is_stale(self.corpus):
             return None
-        return self.update_index(progress)
+        try:
+            return self.update_index(progress)
+        except IndexBusyError:
+            reason = "another citeqa process is refreshing it"
+        except PermissionError as exc:
+            reason = f"it is read-only ({exc.strerror})"
+        warnings.warn(
+            f"the corpus changed but the index at {self.index_dir.root} was not refreshed: {reason}; "
+            "answering from the index as it is",
+            StaleIndexWarning,
+            stacklevel=2,
+        )
+        return None
 
     @property
     def index(self) -> LoadedIndex:

@@ -178,3 +178,17 @@ def test_hostile_article_text_never_reaches_the_terminal_raw(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout and "\x1b" not in result.stderr
     assert "300 — The ferry to Busan␛]0;pwned␇ left at noon on Friday␛[2J with 300 passengers. [1]" in result.stdout
+
+
+def test_ask_answers_from_the_index_while_another_process_refreshes_it(tmp_path, seed_copy):
+    from filelock import FileLock
+
+    index = tmp_path / "i"
+    assert citeqa("index", str(seed_copy), "--index", str(index), "-q").returncode == 0
+    (seed_copy / "new.txt").write_text("Harris visited the port city of Busan on Friday.", encoding="utf-8")
+    with FileLock(str(index / ".lock")):  # as if another citeqa were writing the index
+        result = citeqa("ask", "Who did Lee In-young meet?", "--corpus", str(seed_copy), "--index", str(index))
+    assert result.returncode == 0, result.stderr
+    assert "Harry Harris" in result.stdout
+    assert "warning: the corpus changed but the index" in result.stderr
+    assert "another citeqa process is refreshing it; answering from the index as it is" in result.stderr

@@ -208,3 +208,38 @@ def test_reader_that_loses_the_race_opens_the_new_generation(tmp_path, seed_copy
     loaded = IndexDir(index_dir).open()
     assert loaded.counts["articles"] == 3
     loaded.close()
+
+
+def test_readers_never_fail_while_a_writer_rebuilds(tmp_path, seed_copy):
+    """A reader opens the live generation and queries it in a loop while another process rebuilds the index
+    again and again (each rebuild switches CURRENT and removes the old generation)."""
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(ROOT)!r}]
+        from pathlib import Path
+        from qa.index import IndexDir, IndexParams
+        from tests.fakes import HashingEmbedder
+        for _ in range(15):
+            IndexDir(Path({str(index_dir)!r})).update(
+                Path({str(seed_copy)!r}), IndexParams("test/hashing-64"), HashingEmbedder(), rebuild=True
+            )
+    """)
+    writer = subprocess.Popen([sys.executable, "-c", script])
+    reads = failures = 0
+    try:
+        while writer.poll() is None or reads < 50:
+            try:
+                loaded = IndexDir(index_dir).open()
+                scores = loaded.bm25("chunks").get_scores(["harri"])
+                assert len(scores) == loaded.counts["chunks"]
+                assert loaded.store.article_text("000_7e63e6485bed1ddb")
+                loaded.close()
+            except IndexUnusableError:
+                failures += 1
+            reads += 1
+    finally:
+        writer.wait(timeout=120)
+    assert writer.returncode == 0
+    assert failures == 0 and reads >= 50
