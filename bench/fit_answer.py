@@ -51,7 +51,7 @@ Settings: {settings}
 '''
 FIT = None
 TRAPS = False
-BM25_FEATURES = [i for i, f in enumerate(FEATURES) if "cosine" not in f]
+BM25_FEATURES = [i for i, f in enumerate(FEATURES) if "cosine" not in f and f != "topicality"]
 
 
 @dataclass

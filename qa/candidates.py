@@ -35,6 +35,7 @@ class Candidate:
     cosine: float | None
     predicate_cosine: float | None  # with the question stripped of its names and numbers
     previous_cosine: float | None  # of the sentence before, when the question's subject is named there
+    topicality: float | None  # cosine with the article's first line: the headline and its restatements
     lexical: float  # BM25 of the sentence alone
     passage: float  # fused score of the best passage it is in
 
@@ -68,13 +69,17 @@ def gather(
             best_passage.setdefault(sentence.row, floor)
     rows = sorted(best_passage)
     before = [r - back for r in rows for back in range(1, CONTEXT_SENTENCES + 1) if r - back >= 0]
-    needed = sorted(set(rows) | set(before))
-    by_row = dict(zip(needed, index.store.sentences(needed), strict=True))
+    by_row = dict(zip(rows + before, index.store.sentences(rows + before), strict=True))
+    firsts = {r - by_row[r].position for r in rows}  # an article's sentences have consecutive rows
+    needed = sorted(set(by_row) | firsts)
+    by_row.update(zip(sorted(firsts - set(by_row)), index.store.sentences(sorted(firsts - set(by_row))), strict=True))
     articles = {a: index.store.article(a) for a in dict.fromkeys(by_row[r].article_id for r in rows)}
     lexical = np.asarray(retriever.bm25_scores(question_terms, "sentences"))[rows]
-    cosines = previous = predicate = None
+    cosines = previous = predicate = topicality = None
     if question_vector is not None:
         matrix = index.sentence_matrix(needed)
+        unit = dict(zip(needed, matrix, strict=True))
+        topicality = [float(unit[r] @ unit[r - by_row[r].position]) for r in rows]
         all_cosines = dict(zip(needed, matrix @ question_vector, strict=True))
         cosines = [float(all_cosines[r]) for r in rows]
         if predicate_vector is not None:
@@ -105,6 +110,7 @@ def gather(
                 cosine=None if cosines is None else cosines[i],
                 predicate_cosine=None if predicate is None else predicate[i],
                 previous_cosine=None if previous is None else previous[i],
+                topicality=None if topicality is None else topicality[i],
                 lexical=float(lexical[i]),
                 passage=best_passage[row],
             )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-MentionType = Literal["name", "place", "number", "money", "percent", "date", "duration"]
+MentionType = Literal["name", "place", "number", "money", "percent", "date", "duration", "reason", "quote"]
 
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
@@ -55,6 +55,18 @@ _PATTERNS: tuple[tuple[MentionType, re.Pattern[str]], ...] = (
         re.compile(rf"(?<![\w.,]){_NUMERAL}{_SCALE}?(?![\w%])|\b(?:{_NUMBER_WORDS})\b", re.I),
     ),
 )
+# Clauses that answer "why" and "what did she say"; they may contain names and numbers of their own.
+_CLAUSES: tuple[tuple[MentionType, re.Pattern[str]], ...] = (
+    (
+        "reason",
+        re.compile(
+            r"\b(?:because(?:\s+of)?|due\s+to|owing\s+to|as\s+a\s+result\s+of|thanks\s+to|in\s+a\s+bid\s+to|"
+            r"in\s+order\s+to|so\s+that|after)\s[^.;:!?”\"]{3,160}",
+            re.I,
+        ),
+    ),
+    ("quote", re.compile(r"[“\"][^”\"]{8,400}[”\"]")),
+)
 # A run of capitalised words (allowing "of", "for", "and", "de"… inside): people, places, organisations, titles.
 _CAPITALISED = r"(?:[A-Z][\w'’&.-]*|[a-z]+[A-Z][\w'’&.-]*|\d+[A-Z][\w-]*)"
 _NAME = re.compile(
@@ -86,7 +98,8 @@ class Mention:
 
 # Words that start a sentence with a capital without being a name ("The", "But", "Despite", "He").
 _COMMON_WORDS = frozenset(
-    """a an the and or but nor so yet for of in on at by to from with without within into onto over under about
+    """nothing something everything anything nobody everyone someone anyone a an the and or but nor so yet for
+    of in on at by to from with without within into onto over under about
     above across after against along amid among around as before behind below beneath beside between beyond
     despite during except inside like near off outside past since than through throughout toward towards
     until unlike upon via whether while although though because if unless whereas when where which who whom
@@ -109,7 +122,7 @@ def _names(text: str) -> list[Mention]:
             start = text.index(words[0], start) + len(words[0])
             start += len(text[start:]) - len(text[start:].lstrip())
             words = words[1:]
-        while words and words[-1].lower() in _NAME_CONNECTORS:
+        while words and (words[-1].lower() in _NAME_CONNECTORS or words[-1].lower() in _COMMON_WORDS):
             words = words[:-1]
         if not words:
             continue
@@ -139,4 +152,6 @@ def find_mentions(text: str) -> tuple[Mention, ...]:
             if end > start and free(start, end):
                 found.append(Mention(kind, start, end, text[start:end]))
     found += [m for m in _names(text) if free(m.start, m.end)]
+    for kind, pattern in _CLAUSES:
+        found += [Mention(kind, m.start(), m.end(), m.group()) for m in pattern.finditer(text)]
     return tuple(sorted(found, key=lambda m: m.start))

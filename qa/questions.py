@@ -70,6 +70,12 @@ _STOP_FOCUS = _AUXILIARIES | {
     "of", "in", "on", "at", "for", "to", "by", "from", "with", "the", "a", "an", "that", "this", "these",
     "those", "and", "or", "kind", "type", "sort", "part", "one", "ones",
 }  # fmt: skip
+_CAUSE_VERBS = {"led", "leads", "caused", "causes", "prompted", "made", "forced", "triggered", "drove", "hit"}
+_SAYING_VERBS = {
+    "say", "said", "tell", "told", "describe", "described", "call", "called", "characterise", "characterize",
+    "characterised", "characterized", "compare", "compared", "insist", "insisted", "claim", "claimed", "warn",
+    "warned", "argue", "argued", "admit", "admitted", "add", "added",
+}  # fmt: skip
 _WORD = re.compile(r"[\w’'-]+")
 _YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
 
@@ -121,7 +127,12 @@ def _kind_and_focus(words: list[str]) -> tuple[str, tuple[MentionType, ...], lis
     if wh == "where":
         return "where", ("place", "name"), []
     if wh == "why":
-        return "why", (), []
+        return "why", ("reason",), []
+    if wh == "what" and after and after[0] in _CAUSE_VERBS:
+        return "what", ("reason",), []  # "what led Size to join…" asks why
+    plain_how = wh == "how" and not (after and after[0] in _HOW)
+    if set(words) & _SAYING_VERBS and (plain_how or wh == "what"):
+        return wh, ("quote",), focus  # "what did Edu compare the scenes to", "how did he characterise…"
     if wh == "how":
         if after and after[0] in _HOW:
             kind, expects = _HOW[after[0]]

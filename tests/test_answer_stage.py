@@ -31,7 +31,9 @@ from tests.fakes import HashingEmbedder
         ("For how long was the founder interviewed?", "how long", "duration"),
         ("How old was the screenwriter when she died?", "how old", "number"),
         ("Which lawyer told the court about the transfer?", "which", "name"),
-        ("Why is the research centre closing?", "why", None),
+        ("Why is the research centre closing?", "why", "reason"),
+        ("What led the singer to join the single?", "what", "reason"),
+        ("To what did Edu compare the tunnel scenes?", "what", "quote"),
         ("Do individual tours violate the sanctions?", "yes/no", None),
     ],
 )
@@ -55,7 +57,11 @@ def test_question_focus_and_constraints():
     [
         ("The UK-Dutch group will own 30% of the project.", [("name", "UK-Dutch"), ("percent", "30%")]),
         ("It paid £4,250 for the sofa and $6bn for the plant.", [("money", "£4,250"), ("money", "$6bn")]),
-        ("He became president in 2002 after five hours of talks.", [("date", "2002"), ("duration", "five hours")]),
+        (
+            "He became president in 2002 after five hours of talks.",
+            [("date", "2002"), ("reason", "after five hours of talks"), ("duration", "five hours")],
+        ),
+        ('He said: "Nothing I have not seen before."', [("quote", '"Nothing I have not seen before."')]),
         ("Deeley will host her last show on 5 March.", [("name", "Deeley"), ("date", "5 March")]),
         ("Mr Aitken, who lives in Cleveland, sued NBC.", [("name", "Aitken"), ("place", "Cleveland"), ("name", "NBC")]),
         ("It has received 45,000 complaints.", [("number", "45,000")]),
