@@ -70,8 +70,9 @@ ANSWER_THRESHOLD_BM25 = 0.15  # without vectors the model is less sure of itself
 # Further sentences are cited when they are at least half as likely to be the answer as the best one.
 EXTRA_SENTENCE_MARGIN = float(np.log(2))
 MAX_SENTENCES = 3
-# "When" is often answered without a date ("after the war"): only a year asked for must be a year stated.
-_MEASURED = {"number", "money", "percent", "duration"}
+# Answers that must be stated as such. "When" is not among them: it is often answered without a date ("after
+# the war"); "in what year" is.
+_MEASURED = {"number", "money", "percent", "duration", "age", "year"}
 
 
 @dataclass(frozen=True)
@@ -196,12 +197,10 @@ def answerable(question: QuestionAnalysis, scored: list[Scored], dense: bool = T
 
 def choose(question: QuestionAnalysis, scored: list[Scored], dense: bool = True) -> list[Scored]:
     """The best sentence and up to two nearly as likely ones, or nothing when the articles do not answer.
-    A question asking for a number, an amount, a share, a duration or a year is only answered by a sentence
+    A question asking for a number, an amount, a share, a duration, an age or a year is only answered by a sentence
     stating one that the question does not already contain ("How old is Bob Murray?" is not answered by a
     sentence about Bob Murray without an age)."""
-    if question.expects and (
-        question.expects[0] in _MEASURED or (question.expects[0] == "date" and "year" in question.focus)
-    ):
+    if question.expects and question.expects[0] in _MEASURED:
         scored = [s for s in scored if not s.features["type_missing"]]
     threshold = ANSWER_THRESHOLD if dense else ANSWER_THRESHOLD_BM25
     if not scored or answerable(question, scored, dense) < threshold:

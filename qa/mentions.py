@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-MentionType = Literal["name", "place", "number", "money", "percent", "date", "duration", "reason", "quote"]
+MentionType = Literal[
+    "name", "place", "number", "money", "percent", "age", "year", "date", "duration", "reason", "quote"
+]
 
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
@@ -36,6 +38,8 @@ _COUNT = rf"(?:{_NUMERAL}|{_NUMBER_WORDS}|a|an|several|few|many)"
 _PATTERNS: tuple[tuple[MentionType, re.Pattern[str]], ...] = (
     ("money", re.compile(rf"{_CURRENCY}\s?{_NUMERAL}{_SCALE}?|\b{_NUMERAL}{_SCALE}?\s+{_CURRENCY_WORDS}\b")),
     ("percent", re.compile(rf"\b{_NUMERAL}\s?(?:%|per\s?cent\b|percent\b|percentage points?\b)")),
+    ("age", re.compile(r"\b\d{1,3}-year-old\b|\baged\s+\d{1,3}\b|(?<=[a-z], )\d{1,3}(?=,\s)")),
+    ("year", re.compile(r"\b(?:1[5-9]|20)\d\d(?:s|-\d\d)?\b")),
     (
         "date",
         re.compile(
@@ -43,7 +47,6 @@ _PATTERNS: tuple[tuple[MentionType, re.Pattern[str]], ...] = (
             rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}(?:,?\s+(?:1[5-9]|20)\d\d)?"
             rf"|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?:1[5-9]|20)\d\d)?"
             rf"|(?:early|mid|late|the\s+end\s+of|the\s+start\s+of)?-?\s?{_MONTHS}(?:\s+(?:1[5-9]|20)\d\d)?"
-            r"|(?:1[5-9]|20)\d\d(?:s|-\d\d)?"
             r"|(?i:yesterday|today|tomorrow|tonight)"
             r"|(?i:last|next|this|earlier\s+this|later\s+this)\s+(?:week|month|year|spring|summer|autumn|winter|"
             rf"season|weekend|{_WEEKDAY_NAMES}))\b"
@@ -52,7 +55,8 @@ _PATTERNS: tuple[tuple[MentionType, re.Pattern[str]], ...] = (
     ("duration", re.compile(rf"\b{_COUNT}(?:[\s-]+(?:and\s+a\s+half\s+)?){_UNITS}\b", re.I)),
     (
         "number",
-        re.compile(rf"(?<![\w.,]){_NUMERAL}{_SCALE}?(?![\w%])|\b(?:{_NUMBER_WORDS})\b", re.I),
+        # "one" is mostly a pronoun in news ("one of the firms"), not a count
+        re.compile(rf"(?<![\w.,]){_NUMERAL}{_SCALE}?(?![\w%])|\b(?!one\b)(?:{_NUMBER_WORDS})\b", re.I),
     ),
 )
 # Clauses that answer "why" and "what did she say"; they may contain names and numbers of their own.

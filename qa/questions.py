@@ -37,8 +37,8 @@ _AUXILIARIES = {
 _HOW = {
     "much": ("how much", ("money", "number", "percent")),
     "many": ("how many", ("number", "duration")),
-    "long": ("how long", ("duration", "number", "date")),
-    "old": ("how old", ("number",)),
+    "long": ("how long", ("duration", "number", "date", "year")),
+    "old": ("how old", ("age",)),
     "far": ("how", ("number",)),
     "big": ("how", ("number", "money")),
     "large": ("how", ("number", "money")),
@@ -123,7 +123,7 @@ def _kind_and_focus(words: list[str]) -> tuple[str, tuple[MentionType, ...], lis
     if wh in ("who", "whom", "whose"):
         return "who", ("name", "place"), []
     if wh == "when":
-        return "when", ("date",), []
+        return "when", ("date", "year"), []
     if wh == "where":
         return "where", ("place", "name"), []
     if wh == "why":
@@ -140,8 +140,10 @@ def _kind_and_focus(words: list[str]) -> tuple[str, tuple[MentionType, ...], lis
         return "how", (), []
     kind = wh  # what / which
     nouns = set(focus)
+    if nouns & {"year", "decade", "century"}:
+        return kind, ("year",), focus
     if nouns & _DATE_NOUNS:
-        return kind, ("date",), focus
+        return kind, ("date", "year"), focus
     if nouns & _DURATION_NOUNS:
         return kind, ("duration", "number"), focus
     if nouns & _QUANTITY_NOUNS:

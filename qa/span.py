@@ -48,7 +48,7 @@ def resolve_relative_dates(sentence: str, article_date: str | None) -> list[str]
         return []
     notes = []
     for mention in find_mentions(sentence):
-        if mention.type != "date":
+        if mention.type not in ("date", "year"):
             continue
         meaning = _resolve(mention.text.lower(), day)
         if meaning:
