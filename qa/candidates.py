@@ -68,35 +68,33 @@ def gather(
         for sentence in index.store.article_sentences(article_id):
             best_passage.setdefault(sentence.row, floor)
     rows = sorted(best_passage)
-    before = [r - back for r in rows for back in range(1, CONTEXT_SENTENCES + 1) if r - back >= 0]
-    by_row = dict(zip(rows + before, index.store.sentences(rows + before), strict=True))
-    firsts = {r - by_row[r].position for r in rows}  # an article's sentences have consecutive rows
-    needed = sorted(set(by_row) | firsts)
-    by_row.update(zip(sorted(firsts - set(by_row)), index.store.sentences(sorted(firsts - set(by_row))), strict=True))
+    before = {r - back for r in rows for back in range(1, CONTEXT_SENTENCES + 1) if r - back >= 0}
+    by_row = dict(zip(sorted(set(rows) | before), index.store.sentences(sorted(set(rows) | before)), strict=True))
+    firsts = sorted({r - by_row[r].position for r in rows} - by_row.keys())  # an article's rows are consecutive
+    by_row.update(zip(firsts, index.store.sentences(firsts), strict=True))
     articles = {a: index.store.article(a) for a in dict.fromkeys(by_row[r].article_id for r in rows)}
     lexical = np.asarray(retriever.bm25_scores(question_terms, "sentences"))[rows]
-    cosines = previous = predicate = topicality = None
+
+    def same_article(a: int, b: int) -> bool:
+        return a in by_row and by_row[a].article_id == by_row[b].article_id
+
+    cosine: dict[int, float] = {}
+    predicate: dict[int, float] = {}
+    previous: dict[int, float] = {}
+    topicality: dict[int, float] = {}
     if question_vector is not None:
-        matrix = index.sentence_matrix(needed)
-        unit = dict(zip(needed, matrix, strict=True))
-        topicality = [float(unit[r] @ unit[r - by_row[r].position]) for r in rows]
-        all_cosines = dict(zip(needed, matrix @ question_vector, strict=True))
-        cosines = [float(all_cosines[r]) for r in rows]
+        needed = sorted(by_row)
+        unit = dict(zip(needed, index.sentence_matrix(needed), strict=True))
+        cosine = {r: float(unit[r] @ question_vector) for r in needed}
         if predicate_vector is not None:
-            predicate = [float(c) for c, r in zip(matrix @ predicate_vector, needed, strict=True) if r in best_passage]
-        previous = [
-            float(all_cosines[r - 1]) if r - 1 in by_row and by_row[r - 1].article_id == by_row[r].article_id else None
-            for r in rows
-        ]
+            predicate = {r: float(unit[r] @ predicate_vector) for r in rows}
+        previous = {r: cosine[r - 1] for r in rows if same_article(r - 1, r)}
+        topicality = {r: float(unit[r] @ unit[r - by_row[r].position]) for r in rows}
     candidates = []
     for i, row in enumerate(rows):
         sentence = by_row[row]
         article = articles[sentence.article_id]
-        earlier = [
-            by_row[r].text
-            for r in range(row - CONTEXT_SENTENCES, row)
-            if r in by_row and by_row[r].article_id == sentence.article_id
-        ]
+        earlier = [by_row[r].text for r in range(row - CONTEXT_SENTENCES, row) if same_article(r, row)]
         headline = is_headline(sentence, article.title)
         after_headline = sentence.position == 1 and is_headline(by_row[row - 1], article.title)
         candidates.append(
@@ -107,10 +105,10 @@ def gather(
                 context=" ".join([article.title, *earlier]),
                 headline=headline,
                 lead=not headline and (sentence.position == 0 or after_headline),
-                cosine=None if cosines is None else cosines[i],
-                predicate_cosine=None if predicate is None else predicate[i],
-                previous_cosine=None if previous is None else previous[i],
-                topicality=None if topicality is None else topicality[i],
+                cosine=cosine.get(row),
+                predicate_cosine=predicate.get(row),
+                previous_cosine=previous.get(row),
+                topicality=topicality.get(row),
                 lexical=float(lexical[i]),
                 passage=best_passage[row],
             )

@@ -98,6 +98,7 @@ def feature_matrix(question: QuestionAnalysis, candidates: list[Candidate], idf:
     constraints = set(question.constraints)
     predicate = {t: w for t, w in wanted.items() if t not in constraints}
     focus = set(question.focus)
+    primary = question.expects[0] if question.expects else None
     rows = []
     best_cosine = max((c.cosine for c in candidates if c.cosine is not None), default=0.0)
     for candidate in candidates:
@@ -105,7 +106,6 @@ def feature_matrix(question: QuestionAnalysis, candidates: list[Candidate], idf:
         own = term_set(text)
         around = own | term_set(candidate.context)
         new_types = {m.type for m in question.new_mentions(text)}
-        primary = question.expects[0] if question.expects else None
         cosine = candidate.cosine or 0.0
         rows.append(
             [
