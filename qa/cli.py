@@ -171,6 +171,8 @@ def chat(
 
     from tui.app import CiteqaApp
 
+    if corpus is not None and not corpus.exists():
+        raise UsageError(f"corpus path '{corpus}' does not exist")
     CiteqaApp(_assistant(corpus, index, model, mode)).run()
     # An indexing thread cancelled at quit may still be inside one batch; the index write is atomic, so
     # leave now rather than wait for it.

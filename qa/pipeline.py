@@ -57,6 +57,10 @@ class Turn:
 
 def validate_question(question: str) -> str:
     question = question.strip()
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 reach us as lone surrogates
+        raise UsageError("the question is not valid UTF-8 text; check the terminal's encoding") from None
     if not question:
         raise UsageError('the question is empty; ask something, e.g. citeqa ask "Who met Harry Harris?"')
     if len(question) > MAX_QUESTION_CHARS:

@@ -87,6 +87,8 @@ def test_ask_builds_the_index_on_first_use(tmp_path, seed_copy):
         (["ask", "Who?", "--corpus", "/no/such/folder"], "does not exist"),
         (["index", "/no/such/folder"], "does not exist"),
         (["eval", "/no/such/file.jsonl"], "does not exist"),
+        (["chat", "--corpus", "/no/such/folder"], "does not exist"),
+        (["ask", "caf\udcff?"], "not valid UTF-8"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(args, message):
