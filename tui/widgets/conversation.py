@@ -39,6 +39,9 @@ def answer_text(exchange: Exchange) -> Text:
     for citation in answer.citations:
         shown.append_text(literal(" ".join(citation.sentence.split())))
         shown.append(f" [{citation.n}] ", style="bold cyan")
+    for note in answer.notes:  # relative dates resolved against the article's date
+        shown.append("\n")
+        shown.append_text(literal(f"Note: {note}", "dim italic"))
     return shown
 
 
