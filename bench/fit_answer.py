@@ -5,13 +5,16 @@
 Data: the SQuAD dev half (every question; each is asked twice, once as is and once with every paragraph of
 its own Wikipedia article removed from the results, which makes it unanswerable) and the BBC dev questions on
 the BBC corpus (90 answerable, 30 unanswerable). A candidate sentence is positive when it contains a gold
-answer (SQuAD) or the evidence string (BBC). The model is a logistic regression with an L2 penalty over
-qa.choose.FEATURES, fitted with scipy; BBC questions weigh --bbc-weight times a SQuAD question, so that
-news, which is what citeqa is for, is not drowned by 4,961 Wikipedia questions.
+answer (SQuAD) or the evidence string (BBC). Two models, each with an L2 penalty, fitted with scipy: a
+listwise logistic ranking over each question's candidates (qa.choose.FEATURES; --pointwise for a plain
+logistic loss), then a logistic abstention model over the best candidate (qa.choose.ANSWERABLE_FEATURES).
+BBC questions weigh --bbc-weight times a SQuAD question, so that news, which is what citeqa is for, is not
+drowned by 4,961 Wikipedia questions. Candidate features are cached between runs (--refresh recomputes them).
 
-Prints out-of-fold hit@1 per data set (each question scored by a model that never saw it), the fitted weights
-to paste into qa/choose.py, and the abstention trade-off: the share of answerable questions answered (and
-answered right) against the share of unanswerable ones abstained on, per threshold.
+Prints out-of-fold hit@1 per data set (each question scored by models that never saw it) and the abstention
+trade-off: the share of answerable questions answered (and answered right) against the share of unanswerable
+ones abstained on, per threshold; then the weights fitted on everything, which --write puts in
+qa/answer_weights.py.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import pickle
 import random
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +40,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
 SQUAD = SHARED / "squad-v1.1-dev-half.json"
 BBC = SHARED / "bbc-dev.jsonl"
 BBC_CORPUS = SHARED / "bbc"
-CACHE = Path("/tmp/citeqa-fit-answer.pkl")
+CACHE = Path(tempfile.gettempdir()) / "citeqa-fit-answer.pkl"
 WEIGHTS_MODULE = Path(__file__).resolve().parents[1] / "qa" / "answer_weights.py"
 WEIGHTS_FILE_HEADER = '''"""Weights of the answer model (qa/choose.py), written by `bench/fit_answer.py --write`.
 
@@ -49,8 +53,6 @@ Settings: {settings}
 """
 
 '''
-FIT = None
-TRAPS = False
 BM25_FEATURES = [i for i, f in enumerate(FEATURES) if "cosine" not in f and f != "topicality"]
 
 
@@ -106,10 +108,10 @@ def trap(case: Case) -> Case | None:
     )
 
 
-def load_cases(refresh: bool) -> list[Case]:
+def load_cases(refresh: bool, traps: bool) -> list[Case]:
     if CACHE.exists() and not refresh:
         cases = pickle.loads(CACHE.read_bytes())
-        return cases + [t for t in map(trap, cases) if t is not None and TRAPS]
+        return cases + [t for t in map(trap, cases) if t is not None and traps]
     squad = load_dataset(SQUAD)
     squad_assistant = assistant_for(squad, None, None)
     squad_assistant.ensure_index()
@@ -120,7 +122,7 @@ def load_cases(refresh: bool) -> list[Case]:
         bbc_assistant, bbc.questions, "bbc", False
     )
     CACHE.write_bytes(pickle.dumps(cases))
-    return cases + [t for t in map(trap, cases) if t is not None and TRAPS]
+    return cases + [t for t in map(trap, cases) if t is not None and traps]
 
 
 def fit(cases: list[Case], columns: list[int], bbc_weight: float, l2: float) -> tuple[np.ndarray, float]:
@@ -203,14 +205,14 @@ def fit_answerable(rows: np.ndarray, answerable: np.ndarray, weights: np.ndarray
     return result.x[:-1], float(result.x[-1])
 
 
-def out_of_fold(cases: list[Case], folds: int, columns: list[int], bbc_weight: float, l2: float):
+def out_of_fold(cases: list[Case], folds: int, columns: list[int], fitter, bbc_weight: float, l2: float):
     ids = sorted({(c.source.split("-")[0], c.question_id) for c in cases})
     random.Random(3).shuffle(ids)
     fold_of = {key: i % folds for i, key in enumerate(ids)}
     results: dict[int, tuple[float, bool]] = {}
     for fold in range(folds):
         train_ids = [i for i, c in enumerate(cases) if fold_of[(c.source.split("-")[0], c.question_id)] != fold]
-        coefficients, bias = FIT([cases[i] for i in train_ids], columns, bbc_weight, l2)
+        coefficients, bias = fitter([cases[i] for i in train_ids], columns, bbc_weight, l2)
         tops = {i: top(case, coefficients, bias, columns) for i, case in enumerate(cases)}
         answerable_weights, answerable_bias = stage_two(cases, tops, train_ids, bbc_weight, l2)
         for i in range(len(cases)):
@@ -267,15 +269,13 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help=f"write the weights to {WEIGHTS_MODULE.name}")
     parser.add_argument("--traps", action="store_true", help="also train abstention on simulated traps")
     args = parser.parse_args()
-    global FIT, TRAPS
-    FIT = fit if args.pointwise else fit_listwise
-    TRAPS = args.traps
-    cases = load_cases(args.refresh)
+    fitter = fit if args.pointwise else fit_listwise
+    cases = load_cases(args.refresh, args.traps)
     fitted = {}
     for name, columns in (("dense", list(range(len(FEATURES)))), ("bm25", BM25_FEATURES)):
-        tops = out_of_fold(cases, args.folds, columns, args.bbc_weight, args.l2)
+        tops = out_of_fold(cases, args.folds, columns, fitter, args.bbc_weight, args.l2)
         report(cases, tops, f"{name}: out-of-fold ({args.folds} folds), BBC weight {args.bbc_weight}")
-        coefficients, bias = FIT(cases, columns, args.bbc_weight, args.l2)
+        coefficients, bias = fitter(cases, columns, args.bbc_weight, args.l2)
         tops = {i: top(case, coefficients, bias, columns) for i, case in enumerate(cases)}
         answerable_weights, answerable_bias = stage_two(cases, tops, list(range(len(cases))), args.bbc_weight, args.l2)
         fitted[name] = (
