@@ -2,7 +2,7 @@
 
 A sentence like "The UK-Dutch group will own 30% of the project" answers a question about Shell only
 together with its article's headline and the sentences before it. So every candidate carries that context
-(headline, date, the two preceding sentences), whether it *is* the headline, and the scores retrieval already
+(headline and the two preceding sentences), whether it *is* the headline, and the scores retrieval already
 computed for it; the answer step (qa/choose.py) turns all of this into features.
 """
 
@@ -27,8 +27,6 @@ class Candidate:
     """A sentence of a retrieved passage, with its context and retrieval scores."""
 
     sentence: SentenceRow
-    title: str
-    date: str | None
     context: str  # the headline and up to CONTEXT_SENTENCES preceding sentences of the same article
     headline: bool
     lead: bool  # the first sentence of the article body
@@ -68,8 +66,8 @@ def gather(
         for sentence in index.store.article_sentences(article_id):
             best_passage.setdefault(sentence.row, floor)
     rows = sorted(best_passage)
-    before = {r - back for r in rows for back in range(1, CONTEXT_SENTENCES + 1) if r - back >= 0}
-    by_row = dict(zip(sorted(set(rows) | before), index.store.sentences(sorted(set(rows) | before)), strict=True))
+    with_context = sorted(set(rows) | {r - back for r in rows for back in range(1, CONTEXT_SENTENCES + 1) if r >= back})
+    by_row = dict(zip(with_context, index.store.sentences(with_context), strict=True))
     firsts = sorted({r - by_row[r].position for r in rows} - by_row.keys())  # an article's rows are consecutive
     by_row.update(zip(firsts, index.store.sentences(firsts), strict=True))
     articles = {a: index.store.article(a) for a in dict.fromkeys(by_row[r].article_id for r in rows)}
@@ -100,8 +98,6 @@ def gather(
         candidates.append(
             Candidate(
                 sentence=sentence,
-                title=article.title,
-                date=article.date,
                 context=" ".join([article.title, *earlier]),
                 headline=headline,
                 lead=not headline and (sentence.position == 0 or after_headline),

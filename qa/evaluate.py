@@ -100,6 +100,7 @@ def evaluate_question(assistant: Assistant, item: EvalQuestion, mode: str) -> Qu
     answer = assistant.ask(item.question, k=PASSAGE_DEPTH, mode=mode)
     ranked = unique_in_order([p.chunk.article_id for p in answer.passages])
     cited = [c.sentence for c in answer.citations]
+    span = answer.span.text if answer.span else None
     gold = item.gold_strings
     return QuestionResult(
         id=item.id,
@@ -115,9 +116,9 @@ def evaluate_question(assistant: Assistant, item: EvalQuestion, mode: str) -> Qu
         answerable=item.answerable,
         timings=answer.timings,
         kind=answer.kind,
-        span=answer.span.text if answer.span else None,
-        span_exact=span_exact(answer.span.text if answer.span else None, item.answers),
-        span_f1=span_f1(answer.span.text if answer.span else None, item.answers),
+        span=span,
+        span_exact=span_exact(span, item.answers),
+        span_f1=span_f1(span, item.answers),
     )
 
 

@@ -5,6 +5,7 @@ Article text is untrusted: every piece of it in the text form goes through `qa.t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 from qa.answer import Answer
@@ -41,21 +42,18 @@ def answer_to_dict(answer: Answer) -> dict:
     }
 
 
-def lead_line(answer: Answer) -> str:
-    """The answer as it reads first: the exact answer, a dash, then the cited sentences ("30% — The group…")."""
-    return f"{' '.join(answer.span.text.split())} — {answer.text}" if answer.span else answer.text
+def lead_line(answer: Answer, emphasis: tuple[str, str] = ("", ""), show: Callable[[str], str] = str) -> str:
+    """The answer as it reads first: the exact answer (wrapped in `emphasis`), a dash, then the cited sentences
+    ("30% — The group…"); `show` is applied to the article text, not to the emphasis."""
+    if not answer.span:
+        return show(answer.text)
+    return f"{emphasis[0]}{show(' '.join(answer.span.text.split()))}{emphasis[1]} — {show(answer.text)}"
 
 
 def answer_to_text(answer: Answer, emphasis: tuple[str, str] = ("", "")) -> str:
     """The answer paragraph, notes, then one source entry per citation: title, date, file and place, sentence.
     `emphasis` wraps the exact answer (a terminal passes bold on/off)."""
-    first = lead_line(answer)
-    if answer.span:
-        span = " ".join(answer.span.text.split())
-        first = f"{emphasis[0]}{printable(span)}{emphasis[1]}{printable(first[len(span) :])}"
-    else:
-        first = printable(first)
-    lines = [first]
+    lines = [lead_line(answer, emphasis, printable)]
     lines += [f"Note: {printable(note)}" for note in answer.notes]
     if answer.citations:
         lines.append("")

@@ -9,7 +9,6 @@ sentence is never changed.
 
 from __future__ import annotations
 
-import calendar
 import re
 from datetime import date, timedelta
 
@@ -17,7 +16,12 @@ from qa.lexical import term_set
 from qa.mentions import Mention, find_mentions
 from qa.questions import QuestionAnalysis
 
+# Spelt out rather than taken from `calendar`, whose names follow the process's locale.
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 _WORD = re.compile(r"\w+")
 
 
@@ -74,7 +78,7 @@ def _resolve(expression: str, day: date) -> str | None:
         return str(day.year + step)
     if unit == "month":
         month = day.month - 1 + step
-        return f"{calendar.month_name[month % 12 + 1]} {day.year + month // 12}"
+        return f"{_MONTHS[month % 12]} {day.year + month // 12}"
     if unit == "week":
         monday = day - timedelta(days=day.weekday()) + timedelta(weeks=step)
         return f"the week of {monday.isoformat()}"
