@@ -31,6 +31,7 @@ class Citation:
     author: str | None = None
     url: str | None = None
     page: int | None = None
+    also_in: tuple[str, ...] = ()  # the paths of other copies of the same story (qa.duplicates)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def gather(
     by_row = dict(zip(with_context, index.sentences(with_context), strict=True))
     firsts = sorted({r - by_row[r].position for r in rows} - by_row.keys())  # an article's rows are consecutive
     by_row.update(zip(firsts, index.sentences(firsts), strict=True))
+    rows = once_per_story(index.copy_groups(), rows, by_row, best_passage)
     articles = {a: index.article(a) for a in dict.fromkeys(by_row[r].article_id for r in rows)}
     lexical = np.asarray(index.bm25_scores(question_terms, "sentences"))[rows]
 
@@ -108,3 +109,22 @@ def gather(
             )
         )
     return candidates
+
+
+def once_per_story(
+    groups: dict[str, str], rows: list[int], by_row: dict[int, SentenceRow], best_passage: dict[int, float]
+) -> list[int]:
+    """The rows without a sentence repeated by another copy of the same story (qa.duplicates): of identical
+    sentences in copies, the one in the better passage stays, so that a story is cited once."""
+    if not groups:
+        return rows
+    best: dict[tuple[str, str], int] = {}
+    for row in rows:
+        group = groups.get(by_row[row].article_id)
+        if group is None:
+            continue
+        key = (group, normalise_space(by_row[row].text))
+        if key not in best or best_passage[row] > best_passage[best[key]]:
+            best[key] = row
+    kept = set(best.values())
+    return [row for row in rows if by_row[row].article_id not in groups or row in kept]

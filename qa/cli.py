@@ -257,6 +257,7 @@ def info(
         ("Articles", "articles"),
         ("Chunks", "chunks"),
         ("Sentences", "sentences"),
+        ("Copies", "copies"),
         ("Built", "created"),
     ):
         typer.echo(f"{label + ':':<11}{printable(str(details[key]))}")

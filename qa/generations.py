@@ -26,7 +26,7 @@ from pathlib import Path
 
 from qa.errors import REBUILD_HINT, IndexBusyError, IndexFormatError, IndexUnusableError, first_line
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 

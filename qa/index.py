@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.chunk import Chunk, chunk_sentences
+from qa.duplicates import Fingerprint, copy_groups, fingerprint
 from qa.errors import REBUILD_HINT, CiteqaError, IndexFormatError, IndexUnusableError, first_line
 from qa.formats import Unreadable
 from qa.generations import MANIFEST, Generations, read_manifest, verify_files
@@ -116,6 +117,7 @@ class LoadedIndex:
         # so a writer may replace and remove this generation under it (SQLite keeps its open file).
         self._bm25 = {name: self._load_bm25(name) for name in BM25_COLLECTIONS}
         self._article_ids: dict[str, np.ndarray] = {}  # read on the first filtered question
+        self._copy_groups: dict[str, str] | None = None
 
     @property
     def model_id(self) -> str:
@@ -161,6 +163,17 @@ class LoadedIndex:
         if collection not in self._article_ids:
             self._article_ids[collection] = self.store.article_ids(collection)
         return self._article_ids[collection]
+
+    def copy_groups(self) -> dict[str, str]:
+        if self._copy_groups is None:
+            self._copy_groups = self.store.copy_groups()
+        return self._copy_groups
+
+    def copies(self, article_id: str) -> list[ArticleRow]:
+        groups = self.copy_groups()
+        group = groups.get(article_id)
+        others = sorted(other for other, g in groups.items() if g == group and other != article_id) if group else []
+        return [self.store.article(other) for other in others]
 
     def bm25(self, collection: str):
         """The bm25s model over `chunks` or `sentences`."""
@@ -211,6 +224,7 @@ class LoadedIndex:
             "dim": self.manifest["dim"],
             "params": self.manifest["params"],
             "created": self.manifest["created"],
+            "copies": len(self.copy_groups()),
             "size_bytes": self.size_bytes(),
         }
 
@@ -419,11 +433,16 @@ class GenerationBuilder:
         self.chunk_texts: list[str] = []
         self.sentence_texts: list[str] = []
         self.vector_blocks: list[np.ndarray] = []
+        self.fingerprints: dict[str, Fingerprint] = {}
+        self.previous_fingerprints = previous.store.fingerprints() if previous else {}
 
     def write(self, temp: Path, plan: UpdatePlan, articles: list[Article]) -> dict:
         """Write meta.sqlite, sentences.faiss and the BM25 folders into `temp`; the manifest's contents."""
         vectors = self._embed(articles)
         plan.report.embedded = sum(len(a.sentences) for a in articles)
+        for done, article in enumerate(articles, 1):
+            self.fingerprints[article.id] = fingerprint(article.text)
+            self.progress("finding copies", done, len(articles))
         new_by_id = {a.id: a for a in articles}
         cursor = 0
         try:
@@ -437,6 +456,7 @@ class GenerationBuilder:
                             continue
                         self._add_new(store, article, source, vectors[cursor : cursor + len(article.sentences)])
                         cursor += len(article.sentences)
+                    store.set_copies(copy_groups(self.fingerprints))
             finally:
                 store.close()
         except sqlite3.OperationalError as exc:  # SQLite reports a full disk in its own words, not as OSError
@@ -504,6 +524,8 @@ class GenerationBuilder:
                 article.source,
                 article.url,
                 json.dumps(article.pages) if article.pages else None,
+                self.fingerprints[article.id].values.tobytes(),
+                self.fingerprints[article.id].shingles,
             ),
             [(base + s.position, article.id, s.position, s.start, s.end, s.text) for s in article.sentences],
             self._chunk_rows(article.id, chunks, base),
@@ -526,6 +548,7 @@ class GenerationBuilder:
         old_chunks = previous.store.article_chunks(row.id)
         base = len(self.sentence_texts)
         shift = base - (old_sentences[0].row if old_sentences else 0)
+        self.fingerprints[row.id] = self.previous_fingerprints[row.id]
         store.add_article(
             (
                 row.id,
@@ -540,6 +563,8 @@ class GenerationBuilder:
                 row.source,
                 row.url,
                 json.dumps(list(row.pages)) if row.pages else None,
+                self.fingerprints[row.id].values.tobytes(),
+                self.fingerprints[row.id].shingles,
             ),
             [(s.row + shift, s.article_id, s.position, s.start, s.end, s.text) for s in old_sentences],
             [

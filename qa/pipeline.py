@@ -306,6 +306,7 @@ class Assistant:
                     author=article.author,
                     url=article.url,
                     page=page_of(list(article.pages), item.sentence.start),
+                    also_in=tuple(copy.path for copy in self.index.copies(article.id)),
                 )
             )
         return citations

@@ -63,4 +63,6 @@ def answer_to_text(answer: Answer, emphasis: tuple[str, str] = ("", "")) -> str:
             place = f"page {c.page}" if c.page else f"line {c.line}, characters {c.start}–{c.end}"
             lines.append(f"    {printable(c.path)}, {place}")
             lines.append(f"    “{printable(' '.join(c.sentence.split()))}”")
+            if c.also_in:
+                lines.append(f"    also in: {printable(', '.join(c.also_in))}")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from typing import Literal
 
 import numpy as np
 
+from qa.sentences import normalise_space
 from qa.storage import ChunkRow, IndexReader
 
 Mode = Literal["dense", "bm25", "hybrid"]
@@ -126,6 +127,34 @@ class Retriever:
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         return np.maximum.reduceat(cosines, starts) if len(spans) else cosines
 
+    def without_repeats(self, rows: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
+        """The first k of `order`, leaving out passages that repeat another copy of their story: once one copy
+        of a story has a passage here, a passage of another copy is kept only if it has a sentence the first
+        copy lacks (an updated version's added paragraph)."""
+        groups = self.index.copy_groups()
+        if not groups:
+            return order[:k]
+        owners = self.index.article_ids("chunks")
+        shown: dict[str, tuple[str, set[str]]] = {}  # group → the copy shown first and its sentences
+        kept = []
+        for i in order:
+            article = owners[rows[i]]
+            group = groups.get(article)
+            if group is not None:
+                if group not in shown:
+                    sentences = {normalise_space(s.text) for s in self.index.article_sentences(article)}
+                    shown[group] = (article, sentences)
+                elif shown[group][0] != article and self._sentences_of(rows[i]) <= shown[group][1]:
+                    continue
+            kept.append(i)
+            if len(kept) == k:
+                break
+        return np.array(kept, dtype=np.int64)
+
+    def _sentences_of(self, chunk_row: int) -> set[str]:
+        first, last = self.index.chunk_spans[chunk_row]
+        return {normalise_space(s.text) for s in self.index.sentences(range(first, last + 1))}
+
     def search(
         self, query: Query, k: int = 5, mode: Mode = "hybrid", boost: dict[str, float] | None = None
     ) -> list[Passage]:
@@ -157,7 +186,7 @@ class Retriever:
         if boost:
             candidates = self.index.chunks(rows.tolist())
             fused = fused + np.array([boost.get(c.article_id, 0.0) for c in candidates])
-        order = np.argsort(-fused, kind="stable")[:k]
+        order = self.without_repeats(rows, np.argsort(-fused, kind="stable"), k)
         chunks = self.index.chunks(rows[order].tolist())  # read only the passages returned
         return [
             Passage(

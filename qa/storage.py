@@ -123,6 +123,14 @@ class IndexReader(Protocol):
         """The unit vectors of the given sentence rows."""
         ...
 
+    def copy_groups(self) -> dict[str, str]:
+        """Articles that are copies of one story (qa.duplicates): article id → its group's id; others absent."""
+        ...
+
+    def copies(self, article_id: str) -> list[ArticleRow]:
+        """The other copies of an article's story, by id; empty when it has none."""
+        ...
+
     def bm25_scores(self, terms: Sequence[str], collection: str) -> np.ndarray:
         """BM25 score of every row of `chunks` or `sentences`; zeros when no term is known."""
         ...

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.duplicates import Fingerprint
 from qa.errors import REBUILD_HINT, IndexUnusableError, first_line
 from qa.storage import ArticleRow, ChunkRow, SentenceRow
 
@@ -21,7 +22,12 @@ CREATE TABLE articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, path TEXT NOT NULL,
     sha256 TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, text TEXT NOT NULL,
     author TEXT, source TEXT, url TEXT,
-    pages TEXT  -- JSON list of the offsets where the pages of a PDF start; NULL for other formats
+    pages TEXT,  -- JSON list of the offsets where the pages of a PDF start; NULL for other formats
+    -- MinHash of the text and its count of word 5-grams (qa.duplicates), kept so that updates need not redo it
+    fingerprint BLOB NOT NULL, shingles INTEGER NOT NULL
+);
+CREATE TABLE copies (  -- articles that are copies of one story; group_id is the group's first article id
+    article_id TEXT PRIMARY KEY REFERENCES articles(id), group_id TEXT NOT NULL
 );
 CREATE TABLE sentences (
     row INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
@@ -92,11 +98,23 @@ class MetadataStore:
 
     def add_article(self, article: tuple, sentences: list[tuple], chunks: list[tuple]) -> None:
         """Insert one article with its sentence and chunk rows (tuples in column order) while building."""
-        self.db.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", article)
+        self.db.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", article)
         self.db.executemany(
             'INSERT INTO sentences (row, article_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)', sentences
         )
         self.db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", chunks)
+
+    def fingerprints(self) -> dict[str, Fingerprint]:
+        """Every article's MinHash fingerprint."""
+        rows = self._query("SELECT id, fingerprint, shingles FROM articles")
+        return {key: Fingerprint(np.frombuffer(values, dtype=np.uint64), shingles) for key, values, shingles in rows}
+
+    def set_copies(self, groups: dict[str, str]) -> None:
+        """Record the groups of copies (article id → group id) while building."""
+        self.db.executemany("INSERT INTO copies VALUES (?, ?)", sorted(groups.items()))
+
+    def copy_groups(self) -> dict[str, str]:
+        return dict(self._query("SELECT article_id, group_id FROM copies"))
 
     def counts(self) -> dict[str, int]:
         return {

@@ -49,7 +49,7 @@ def test_ask_json_schema(seed_index_dir):
     citation = doc["citations"][0]
     assert set(citation) == {
         *("n", "article_id", "title", "date", "path", "line", "sentence", "start", "end", "score"),
-        *("source", "author", "url", "page"),
+        *("source", "author", "url", "page", "also_in"),
     }
     assert "Silicon Valley" in citation["sentence"] and citation["article_id"] == "004_cffa3cfd4d8230b1"
     article = (SEEDS / "004_cffa3cfd4d8230b1.txt").read_text(encoding="utf-8")
@@ -377,7 +377,30 @@ def test_index_watch_keeps_the_index_in_step_with_the_folder(tmp_path, seed_copy
         line_with("Watching")
         (seed_copy / "busan.txt").write_text("Harris visited the port city of Busan on Friday.", encoding="utf-8")
         assert "1 new, 0 changed, 0 removed" in line_with("updated:")
-        (seed_copy / "busan.txt").unlink()
+        (seed_copy / "busan.txt").write_text("Harris visited the port city of Busan on Saturday.", encoding="utf-8")
+        assert "0 new, 1 changed, 0 removed" in line_with("updated:")
+        (seed_copy / "busan.txt").rename(seed_copy / "port.txt")
+        assert "1 new, 0 changed, 1 removed" in line_with("updated:")
+        listed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "qa",
+                "info",
+                "--corpus",
+                str(seed_copy),
+                "--index",
+                str(index),
+                "--articles",
+                "--json",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        ids = {row["id"] for row in json.loads(listed.stdout)}
+        assert "port" in ids and "busan" not in ids
+        (seed_copy / "port.txt").unlink()
         assert "0 new, 0 changed, 1 removed" in line_with("updated:")
     finally:
         watcher.send_signal(signal.SIGINT)

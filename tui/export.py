@@ -18,9 +18,10 @@ def conversation_markdown(answers: Sequence[Answer], corpus: str) -> str:
         for citation in answer.citations:
             dated = f", {citation.date}" if citation.date else ""
             sentence = " ".join(citation.sentence.split())
+            copies = f" Also in: {', '.join(citation.also_in)}." if citation.also_in else ""
             lines.append(
                 f"[^{number}-{citation.n}]: {citation.title}{dated} ({citation.article_id}, line {citation.line}): "
-                f"“{sentence}”"
+                f"“{sentence}”{copies}"
             )
         lines.append("")
     return "\n".join(lines)

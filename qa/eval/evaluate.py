@@ -25,7 +25,7 @@ from qa.paths import cache_root
 from qa.pipeline import Assistant
 from qa.questions import KINDS
 from qa.settings import DEFAULT_SETTINGS, Settings
-from qa.storage import Progress, no_progress
+from qa.storage import IndexReader, Progress, no_progress
 
 DEFAULT_KS = (1, 3, 5, 10)
 # Passages fetched per question: enough that overlapping chunks still cover ten distinct articles
@@ -106,11 +106,17 @@ def assistant_for(
     return Assistant(corpus=corpus_dir, index_dir=index_dir, model=model, settings=settings, precision=precision)
 
 
+def copy_ids(index: IndexReader, article_id: str) -> list[str]:
+    return [copy.id for copy in index.copies(article_id)]
+
+
 def evaluate_question(
     assistant: Assistant, item: EvalQuestion, mode: str, only: Filter | None = None
 ) -> QuestionResult:
     answer = assistant.ask(item.question, k=PASSAGE_DEPTH, mode=mode, only=only)
-    ranked = unique_in_order([p.chunk.article_id for p in answer.passages])
+    # A passage stands for every copy of its story (qa.duplicates): the copies are cited as "also in".
+    shown = [p.chunk.article_id for p in answer.passages]
+    ranked = unique_in_order([a for article in shown for a in (article, *copy_ids(assistant.index, article))])
     cited = [c.sentence for c in answer.citations]
     span = answer.span.text if answer.span else None
     gold = item.gold_strings

@@ -33,7 +33,10 @@ class CitationCard(Static):
         header.append("\n")
         header.append_text(literal(c.article_id, "dim"))
         header.append(f", page {c.page}\n" if c.page else f", line {c.line}\n", style="dim")
-        self.update(header + highlighted(*self.passage))
+        body = highlighted(*self.passage)
+        if c.also_in:
+            body.append_text(literal("\nalso in: " + ", ".join(c.also_in), "dim italic"))
+        self.update(header + body)
 
     def on_click(self) -> None:
         self.post_message(CitationChosen(self.citation.n))

@@ -1,0 +1,95 @@
+"""Copies of one story: the same article saved twice, or a wire story run again with a new headline, a byline
+and its last paragraphs cut.
+
+Found at index time by MinHash over word 5-grams (datasketch). Each article keeps a `Fingerprint`, so an update
+fingerprints only new and changed articles. Two articles are copies when most of the smaller one is in the
+larger: the share of its 5-grams found in the other (containment, estimated from the MinHash similarity and
+the two sizes) reaches `CONTAINED`. Containment rather than similarity, because news is cut from the bottom:
+a wire story trimmed by two paragraphs is still the same story, though only ~0.75 similar to the full one.
+Candidates come from locality-sensitive hashing at similarity `CANDIDATE_SIMILARITY`, so a copy less than
+about a third the size of the other is not looked for.
+
+Retrieval then shows one copy of a story, passages of another copy only where they add a sentence, and the
+citation lists the other copies ("also in: …").
+
+On BBC News (2,225 articles), measured by exact 5-gram sets: 157 pairs share at least 80% of their 5-grams
+(103 are identical files); containment adds 10 more (updated versions that add comment or a paragraph, a long
+piece that includes a shorter one). The closest pair kept apart (0.78) are two versions of one day's strike
+talks with the facts changed ("will take place this weekend" / "have ended without agreement").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+PERMUTATIONS = 128
+SHINGLE_WORDS = 5
+CONTAINED = 0.8
+CANDIDATE_SIMILARITY = 0.3
+# Named, not left to the library's default: stored fingerprints are only comparable under one scheme.
+SCHEME = "affine32"
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True, eq=False)  # arrays do not compare to one bool
+class Fingerprint:
+    """An article's MinHash values and how many distinct word 5-grams it has."""
+
+    values: np.ndarray  # PERMUTATIONS uint64
+    shingles: int
+
+    def similarity(self, other: Fingerprint) -> float:
+        """Estimated Jaccard similarity of the two 5-gram sets."""
+        return float(np.mean(self.values == other.values))
+
+    def containment(self, other: Fingerprint) -> float:
+        """Estimated share of the smaller article's 5-grams that the other one has too."""
+        similarity = self.similarity(other)
+        shared = similarity * (self.shingles + other.shingles) / (1 + similarity)
+        return min(1.0, shared / max(1, min(self.shingles, other.shingles)))
+
+
+def fingerprint(text: str) -> Fingerprint:
+    """The MinHash of the text's word 5-grams (lower-cased): equal texts give equal fingerprints."""
+    from datasketch import MinHash
+
+    words = _WORD.findall(text.lower())
+    shingles = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(max(1, len(words) - SHINGLE_WORDS + 1))}
+    sketch = MinHash(num_perm=PERMUTATIONS, scheme=SCHEME)
+    sketch.update_batch([s.encode() for s in shingles])
+    return Fingerprint(sketch.hashvalues.astype(np.uint64), len(shingles))
+
+
+def copy_groups(fingerprints: Mapping[str, Fingerprint]) -> dict[str, str]:
+    """The group of every article that has a copy: article id → the group's first article id."""
+    from datasketch import MinHash, MinHashLSH
+
+    shared = MinHash(num_perm=PERMUTATIONS, scheme=SCHEME).permutations  # generated once, not per article
+    sketches = {
+        key: MinHash(num_perm=PERMUTATIONS, hashvalues=f.values, permutations=shared, scheme=SCHEME)
+        for key, f in fingerprints.items()
+    }
+    lsh = MinHashLSH(threshold=CANDIDATE_SIMILARITY, num_perm=PERMUTATIONS)
+    for key, sketch in sketches.items():
+        lsh.insert(key, sketch)
+    parent = {key: key for key in sketches}
+
+    def root(key: str) -> str:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for key, sketch in sketches.items():
+        for other in lsh.query(sketch):
+            if other != key and fingerprints[key].containment(fingerprints[other]) >= CONTAINED:
+                a, b = sorted((root(key), root(other)))
+                parent[b] = a
+    members: dict[str, list[str]] = {}
+    for key in sketches:
+        members.setdefault(root(key), []).append(key)
+    return {key: min(group) for group in members.values() if len(group) > 1 for key in group}
