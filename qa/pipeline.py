@@ -27,6 +27,7 @@ from qa.retrieve import Mode, Passage, Query, Retriever, Scope
 from qa.settings import DEFAULT_SETTINGS, Settings, validate_mode
 from qa.span import answer_span, resolve_relative_dates
 from qa.storage import ArticleRow, IndexParams, IndexReader, IndexStore, Progress, UpdateReport, no_progress
+from qa.timeline import compose, disagree, latest_first, rival
 
 # Why an index may not be writable while it can still be read: answer from it rather than fail.
 _UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
@@ -247,9 +248,16 @@ class Assistant:
         """The answer to a retrieved question: cited sentences and the exact span, or "do not say"."""
         started = time.perf_counter()
         question = analyse_question(retrieval.question)
-        chosen = choose(question, self._score(question, retrieval, None), dense=retrieval.vector is not None)
+        scored = self._score(question, retrieval, None)
+        chosen = choose(question, scored, dense=retrieval.vector is not None)
+        if chosen:
+            other = rival(question, scored, lambda article_id: self.index.article(article_id).date)
+            chosen += [other] if other is not None and other not in chosen else []
         citations = self._cite(chosen)
-        text = " ".join(f"{' '.join(c.sentence.split())} [{c.n}]" for c in citations) or NOT_ANSWERED
+        as_of = disagree(question, citations)
+        if as_of:  # articles of different dates differ: the latest first
+            citations = latest_first(citations)
+        text = compose(citations, as_of) or NOT_ANSWERED
         span = None
         notes: list[str] = list(retrieval.notes)
         if citations:

@@ -1,0 +1,83 @@
+"""Time in answers: when cited sentences of different dates disagree, the latest is given first, "as of" its date.
+
+News changes its figures: a firm employs 5,000 people in one article and 6,200 in a later one. Both may be
+cited; a reader needs to know which is current. Two cited sentences disagree when they come from articles of
+different dates and state different answers: different answer spans for a typed question ("how many",
+"who"), or different figures (amounts, shares, numbers) for an untyped one. Dates inside the sentences do not
+count: every article has its own.
+
+The answer stage cites sentences nearly as likely as the best one; an older or newer statement of the same
+fact often ranks well below it (its passage scored lower), so it is looked for here: for a typed question, a
+`rival` is a sentence of another article of another date that has an answer of the asked type, different from
+the best sentence's, and matches the question about as well (`RIVAL_MARGIN` of coverage and cosine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from itertools import combinations
+
+from qa.answer import Citation
+from qa.choose import Scored
+from qa.mentions import find_mentions
+from qa.questions import QuestionAnalysis
+from qa.span import answer_span
+
+FIGURES = ("number", "money", "percent", "age", "duration")
+RIVAL_MARGIN = 0.1
+
+
+def stated(question: QuestionAnalysis, sentence: str) -> frozenset[str]:
+    """What a sentence answers: its answer span, or for an untyped question the figures it states."""
+    span = answer_span(question, sentence)
+    if span is not None:
+        return frozenset({_plain(span.text)})
+    return frozenset(_plain(m.text) for m in find_mentions(sentence) if m.type in FIGURES)
+
+
+def disagree(question: QuestionAnalysis, citations: list[Citation]) -> bool:
+    """True when two citations from articles of different dates state different answers."""
+    facts = [(c.date, stated(question, c.sentence)) for c in citations if c.date]
+    return any(day_a != day_b and a and b and a != b for (day_a, a), (day_b, b) in combinations(facts, 2))
+
+
+def rival(question: QuestionAnalysis, scored: list[Scored], date_of: Callable[[str], str | None]) -> Scored | None:
+    """The best sentence of another dated article that answers the question differently from `scored[0]`."""
+    if not question.typed or not scored:
+        return None
+    top = scored[0]
+    day, answer = date_of(top.candidate.sentence.article_id), stated(question, top.candidate.sentence.text)
+    if day is None or not answer:
+        return None
+    for other in scored[1:]:
+        article_id = other.candidate.sentence.article_id
+        if article_id == top.candidate.sentence.article_id or other.candidate.headline:
+            continue
+        close = all(other.features[f] >= top.features[f] - RIVAL_MARGIN for f in ("coverage", "cosine"))
+        if not (close and other.features["type_match"]):
+            continue
+        other_day = date_of(article_id)
+        found = stated(question, other.candidate.sentence.text)
+        if other_day is not None and other_day != day and found and found != answer:
+            return other
+    return None
+
+
+def latest_first(citations: list[Citation]) -> list[Citation]:
+    """The citations by their articles' dates, newest first (undated last), renumbered."""
+    ordered = sorted(citations, key=lambda c: c.date or "", reverse=True)
+    return [replace(c, n=n) for n, c in enumerate(ordered, 1)]
+
+
+def compose(citations: list[Citation], as_of: bool) -> str:
+    """The answer text: each cited sentence with its marker, said "as of" its article's date when asked to."""
+    parts = []
+    for c in citations:
+        sentence = " ".join(c.sentence.split())
+        parts.append(f"As of {c.date}: {sentence} [{c.n}]" if as_of and c.date else f"{sentence} [{c.n}]")
+    return " ".join(parts)
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.lower().replace(",", "").split())
