@@ -331,6 +331,10 @@ async def test_mode_copy_clear_and_palette_commands(app):
             "Retrieval mode: bm25",
             "Retrieval mode: hybrid",
             "Clear conversation",
+            "Filter by since",
+            "Filter by until",
+            "Filter by source",
+            "Filter by article",
             "Clear filters",
             "Export conversation",
             "Copy answer",
@@ -362,6 +366,12 @@ async def test_filter_tokens_in_a_question_scope_it_and_show_as_chips(app):
         view = await ask(pilot, "Who did Lee In-young meet?")
         assert "Harry Harris" in view.exchange.answer.citations[0].sentence
         assert app.query_one(StatusLine).filters == ""
+        (hit,) = [hit async for hit in ChatCommands(app.chat).search("filter by until")]
+        hit.command()  # the palette's "Filter by until" starts the token in the question box
+        box = app.query_one(QuestionInput)
+        assert box.value == "until:" and box.has_focus
+        await pilot.press(*"2020-01", "enter")
+        assert app.query_one(StatusLine).filters == "until:2020-01-31" and box.value == ""
 
 
 async def test_the_chat_refreshes_on_its_own_when_the_folder_changes(seed_copy, tmp_path):

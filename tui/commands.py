@@ -10,9 +10,17 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from qa.retrieve import MODES
 from tui.screens.chat import ChatScreen
 
+# The filter tokens a question may carry (qa.filters.split_inline), offered in the palette.
+FILTER_FIELDS = {
+    "since": "Answer only from articles dated on or after a day: since:2020-01-15, since:2020-01 or since:2020",
+    "until": "Answer only from articles dated on or before a day: until:2020-06-30, until:2020-06 or until:2020",
+    "source": "Answer only from one outlet: source:reuters (part of the name, any case; quote names with spaces)",
+    "article": "Answer only from articles whose id matches: article:2020/*",
+}
+
 
 class ChatCommands(Provider):
-    """Re-index, retrieval modes, clear, export, copy and help, offered while the chat screen is open."""
+    """Re-index, retrieval modes, filters, clear, export, copy and help, offered while the chat screen is open."""
 
     def commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
         chat = self.screen
@@ -22,6 +30,8 @@ class ChatCommands(Provider):
         for mode in MODES:
             yield f"Retrieval mode: {mode}", f"Answer with {mode} retrieval", partial(chat.set_mode, mode)
         yield "Clear conversation", "Start over", chat.action_clear
+        for field, help_text in FILTER_FIELDS.items():
+            yield f"Filter by {field}", help_text, partial(chat.start_filter, field)
         yield (
             "Clear filters",
             "Answer from every article again (since:, until:, source:, article:)",

@@ -336,6 +336,14 @@ class ChatScreen(Screen):
         self.query_one(StatusLine).filters = chips
         self.notify(f"Answering only from {chips}" if chips else "Answering from every article", markup=False)
 
+    def start_filter(self, field: str) -> None:
+        """Put `field:` in the question box for the user to complete (`since:2020-01`, `source:reuters`); sent
+        alone, it filters the questions that follow."""
+        box = self.query_one(QuestionInput)
+        box.value = f"{box.value.rstrip()} {field}:".lstrip()
+        box.cursor_position = len(box.value)
+        box.focus()
+
     def set_mode(self, mode: str) -> None:
         self.mode = mode
         self.query_one(StatusLine).mode = mode
