@@ -3,8 +3,8 @@
 News changes its figures: a firm employs 5,000 people in one article and 6,200 in a later one. Both may be
 cited; a reader needs to know which is current. Two cited sentences disagree when they come from articles of
 different dates and state different answers: different answer spans for a typed question ("how many",
-"who"), or different figures (amounts, shares, numbers) for an untyped one. Dates inside the sentences do not
-count: every article has its own.
+"who"), or for an untyped one different figures of one kind (two amounts, two shares). Dates inside the
+sentences do not count: every article has its own.
 
 The answer stage cites sentences nearly as likely as the best one; an older or newer statement of the same
 fact often ranks well below it (its passage scored lower), so it is looked for here: for a typed question, a
@@ -28,18 +28,26 @@ FIGURES = ("number", "money", "percent", "age", "duration")
 RIVAL_MARGIN = 0.1
 
 
-def stated(question: QuestionAnalysis, sentence: str) -> frozenset[str]:
-    """What a sentence answers: its answer span, or for an untyped question the figures it states."""
+def stated(question: QuestionAnalysis, sentence: str) -> frozenset[tuple[str, str]]:
+    """What a sentence answers, as (type, text): its answer span, or for an untyped question the figures it
+    states."""
     span = answer_span(question, sentence)
     if span is not None:
-        return frozenset({_plain(span.text)})
-    return frozenset(_plain(m.text) for m in find_mentions(sentence) if m.type in FIGURES)
+        return frozenset({(span.type, _plain(span.text))})
+    return frozenset((m.type, _plain(m.text)) for m in find_mentions(sentence) if m.type in FIGURES)
+
+
+def differ(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]]) -> bool:
+    """Two statements differ when they state something of one type differently ("5,000" and "6,200" people);
+    a cost and a headcount are two facts, not a disagreement."""
+    common = {kind for kind, _ in a} & {kind for kind, _ in b}
+    return any({v for k, v in a if k == kind} != {v for k, v in b if k == kind} for kind in common)
 
 
 def disagree(question: QuestionAnalysis, citations: list[Citation]) -> bool:
     """True when two citations from articles of different dates state different answers."""
     facts = [(c.date, stated(question, c.sentence)) for c in citations if c.date]
-    return any(day_a != day_b and a and b and a != b for (day_a, a), (day_b, b) in combinations(facts, 2))
+    return any(day_a != day_b and differ(a, b) for (day_a, a), (day_b, b) in combinations(facts, 2))
 
 
 def rival(question: QuestionAnalysis, scored: list[Scored], date_of: Callable[[str], str | None]) -> Scored | None:
@@ -59,7 +67,7 @@ def rival(question: QuestionAnalysis, scored: list[Scored], date_of: Callable[[s
             continue
         other_day = date_of(article_id)
         found = stated(question, other.candidate.sentence.text)
-        if other_day is not None and other_day != day and found and found != answer:
+        if other_day is not None and other_day != day and differ(found, answer):
             return other
     return None
 

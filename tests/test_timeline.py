@@ -31,6 +31,8 @@ def test_agreement_same_dates_and_undated_articles_are_not_disagreement():
     untyped = analyse_question("What did Acme say about its plant?")
     assert disagree(untyped, [_cite(1, "2020-01-10", "The plant cost $40m."), _cite(2, "2021-01-10", "It cost $55m.")])
     assert not disagree(untyped, [_cite(1, "2020-01-10", "The plant opened."), _cite(2, "2021-01-10", "It closed.")])
+    cost, staff = _cite(1, "2020-01-10", "The plant cost $40m."), _cite(2, "2021-01-10", "It employs 300 people.")
+    assert not disagree(untyped, [cost, staff])  # two facts, not two answers
 
 
 def test_an_answer_from_articles_that_changed_their_figure_says_as_of(tmp_path):
