@@ -70,7 +70,7 @@ def gather(
     by_row.update(zip(firsts, index.sentences(firsts), strict=True))
     rows = once_per_story(index.copy_groups(), rows, by_row, best_passage)
     articles = {a: index.article(a) for a in dict.fromkeys(by_row[r].article_id for r in rows)}
-    lexical = np.asarray(index.bm25_scores(question_terms, "sentences"))[rows]
+    lexical = index.bm25_of(question_terms, "sentences", rows)
 
     def same_article(a: int, b: int) -> bool:
         return a in by_row and by_row[a].article_id == by_row[b].article_id

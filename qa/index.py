@@ -39,6 +39,7 @@ from qa.ingest import (
     shown_path,
     stored_path,
 )
+from qa.retrieve import top_rows
 from qa.sentences import normalise_space
 from qa.storage import (
     BM25_COLLECTIONS,
@@ -46,6 +47,7 @@ from qa.storage import (
     ChunkRow,
     IndexParams,
     Progress,
+    Scope,
     SentenceRow,
     UpdateReport,
     no_progress,
@@ -118,6 +120,7 @@ class LoadedIndex:
         self._bm25 = {name: self._load_bm25(name) for name in BM25_COLLECTIONS}
         self._article_ids: dict[str, np.ndarray] = {}  # read on the first filtered question
         self._copy_groups: dict[str, str] | None = None
+        self._last_scores: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}  # by collection
 
     @property
     def model_id(self) -> str:
@@ -147,19 +150,66 @@ class LoadedIndex:
         """The unit vectors of the given sentence rows."""
         return self.sentence_vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64))
 
-    def dense_sentences(self, vector: np.ndarray, n: int, among: np.ndarray | None = None) -> np.ndarray:
-        """Exact inner-product search over the sentence vectors (FAISS flat), restricted inside FAISS to the rows
-        `among` when given, so that a filtered question still gets n sentences."""
+    def scope(self, article_ids: Sequence[str]) -> Scope:
+        """Row masks: the chunks of the allowed articles (for BM25) and their sentence rows (for FAISS)."""
+        chunks = np.isin(self.article_ids("chunks"), list(article_ids))
+        sentences = np.flatnonzero(np.isin(self.article_ids("sentences"), list(article_ids)))
+        return Scope(frozenset(article_ids), int(chunks.sum()), (chunks, sentences))
+
+    def dense_sentences(self, vector: np.ndarray, n: int, scope: Scope | None = None) -> np.ndarray:
+        """Exact inner-product search over the sentence vectors (FAISS flat), restricted inside FAISS to the
+        scope's sentences when given, so that a filtered question still gets n sentences."""
         import faiss
 
         params = None
-        if among is not None:
+        if scope is not None:
             params = faiss.SearchParameters()
-            params.sel = faiss.IDSelectorBatch(np.asarray(among, dtype=np.int64))
+            params.sel = faiss.IDSelectorBatch(np.asarray(scope.payload[1], dtype=np.int64))
         _, rows = self.sentence_vectors.search(vector.reshape(1, -1).astype(np.float32), n, params=params)
         return rows[0][rows[0] >= 0]
 
+    def bm25_top(
+        self, terms: Sequence[str], collection: str, n: int, scope: Scope | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        scores = self._bm25_scores(terms, collection)
+        if scope is not None:
+            allowed = (
+                scope.payload[0] if collection == "chunks" else np.isin(self.article_ids(collection), [*scope.articles])
+            )
+            scores = np.where(allowed, scores, 0.0)
+        rows = top_rows(scores, n)
+        rows = rows[scores[rows] > 0]
+        return rows, scores[rows]
+
+    def bm25_of(self, terms: Sequence[str], collection: str, rows: Sequence[int]) -> np.ndarray:
+        return self._bm25_scores(terms, collection)[np.asarray(rows, dtype=np.int64)]
+
+    def _bm25_scores(self, terms: Sequence[str], collection: str) -> np.ndarray:
+        """BM25 of every row, remembered for the last terms asked (retrieval and the answer step ask twice)."""
+        asked, scores = self._last_scores.get(collection, ((), None))
+        if scores is None or asked != tuple(terms):
+            model = self._bm25[collection]
+            ids = model.get_tokens_ids(list(terms))
+            scores = model.get_scores_from_ids(ids) if ids else np.zeros(self.counts[collection], dtype=np.float32)
+            self._last_scores[collection] = (tuple(terms), scores)
+        return scores
+
+    def chunks_containing(self, sentence_rows: np.ndarray) -> np.ndarray:
+        first, last = self.chunk_spans[:, 0], self.chunk_spans[:, 1]
+        at = np.searchsorted(first, sentence_rows, side="right") - 1
+        found = [at[(at >= 0) & (last[np.clip(at, 0, None)] >= sentence_rows)]]
+        before = at - 1
+        found.append(before[(before >= 0) & (last[np.clip(before, 0, None)] >= sentence_rows)])
+        return np.concatenate(found)
+
+    def chunk_ranges(self, chunk_rows: Sequence[int]) -> np.ndarray:
+        return self.chunk_spans[np.asarray(chunk_rows, dtype=np.int64)]
+
+    def chunk_articles(self, chunk_rows: Sequence[int]) -> list[str]:
+        return list(self.article_ids("chunks")[np.asarray(chunk_rows, dtype=np.int64)])
+
     def article_ids(self, collection: str) -> np.ndarray:
+        """The article id of every row of `chunks` or `sentences`, read on first use."""
         if collection not in self._article_ids:
             self._article_ids[collection] = self.store.article_ids(collection)
         return self._article_ids[collection]
@@ -175,20 +225,9 @@ class LoadedIndex:
         others = sorted(other for other, g in groups.items() if g == group and other != article_id) if group else []
         return [self.store.article(other) for other in others]
 
-    def bm25(self, collection: str):
-        """The bm25s model over `chunks` or `sentences`."""
-        return self._bm25[collection]
-
-    def bm25_scores(self, terms: Sequence[str], collection: str) -> np.ndarray:
-        model = self.bm25(collection)
-        ids = model.get_tokens_ids(list(terms))
-        if not ids:
-            return np.zeros(self.counts[collection], dtype=np.float32)
-        return model.get_scores_from_ids(ids)
-
     def idf(self, terms: Sequence[str], collection: str) -> dict[str, float]:
         """As bm25s weighs terms (Lucene's idf); a term the collection lacks gets the rarest weight."""
-        model = self.bm25(collection)
+        model = self._bm25[collection]
         indptr = model.scores["indptr"]
         total = model.scores["num_docs"]
         weights = {}

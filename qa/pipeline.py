@@ -23,10 +23,19 @@ from qa.followup import Turn, mixed_vector, previous_turn, retrieval_terms, sour
 from qa.formats import page_of
 from qa.paths import bundled_seeds, cache_root, default_index_dir
 from qa.questions import QuestionAnalysis, analyse_question, predicate_text, validate_question
-from qa.retrieve import Mode, Passage, Query, Retriever, Scope
+from qa.retrieve import Mode, Passage, Query, Retriever
 from qa.settings import DEFAULT_SETTINGS, Settings, validate_mode
 from qa.span import answer_span, resolve_relative_dates
-from qa.storage import ArticleRow, IndexParams, IndexReader, IndexStore, Progress, UpdateReport, no_progress
+from qa.storage import (
+    ArticleRow,
+    IndexParams,
+    IndexReader,
+    IndexStore,
+    Progress,
+    Scope,
+    UpdateReport,
+    no_progress,
+)
 from qa.timeline import compose, disagree, latest_first, rival
 
 # Why an index may not be writable while it can still be read: answer from it rather than fail.
@@ -224,15 +233,13 @@ class Assistant:
         should know (articles without a date, when the filter is by date)."""
         articles = self.index.articles()
         allowed = [a.id for a in articles if only.allows(a)]
-        chunks = np.isin(self.index.article_ids("chunks"), allowed)
-        sentences = np.flatnonzero(np.isin(self.index.article_ids("sentences"), allowed))
         chips = " ".join(only.chips())
         searched = f"searched {len(allowed)} of {len(articles)} articles ({chips})"
         notes = [searched if allowed else f"no articles match the filter ({chips})"]
         undated = sum(1 for a in articles if a.date is None)
         if only.dated and undated:
             notes.append(f"{undated} article(s) without a date were left out by the date filter")
-        return Scope(chunks, sentences), tuple(notes)
+        return self.index.scope(allowed), tuple(notes)
 
     def score(self, retrieval: Retrieval, passages: list[Passage] | None = None) -> list[Scored]:
         """Every sentence of the best passages (or of `passages`), most likely answer first."""

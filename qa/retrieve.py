@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from qa.sentences import normalise_space
-from qa.storage import ChunkRow, IndexReader
+from qa.storage import ChunkRow, IndexReader, Scope
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
@@ -30,15 +30,7 @@ class Query:
     text: str
     terms: list[str]
     vector: np.ndarray | None = None
-    scope: Scope | None = None  # the chunks and sentences a filter allows; None: all of them
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What a filter leaves to search: a mask over chunk rows and the allowed sentence rows."""
-
-    chunks: np.ndarray  # bool, one per chunk row
-    sentences: np.ndarray  # int64 sentence rows
+    scope: Scope | None = None  # the articles a filter allows (IndexReader.scope); None: all of them
 
 
 @dataclass(frozen=True)
@@ -93,34 +85,14 @@ class Retriever:
         self.fusion = fusion
         self.dense_weight = dense_weight
 
-    def chunks_of_sentences(self, sentence_rows: np.ndarray) -> np.ndarray:
-        """Chunk rows containing the given sentences (with one-sentence overlap, up to two per sentence)."""
-        first, last = self.index.chunk_spans[:, 0], self.index.chunk_spans[:, 1]
-        at = np.searchsorted(first, sentence_rows, side="right") - 1
-        found = [at[(at >= 0) & (last[np.clip(at, 0, None)] >= sentence_rows)]]
-        before = at - 1
-        found.append(before[(before >= 0) & (last[np.clip(before, 0, None)] >= sentence_rows)])
-        return np.concatenate(found)
-
     def dense_candidates(self, vector: np.ndarray, n: int, scope: Scope | None = None) -> np.ndarray:
         """Chunks holding the best-matching sentences (of the scope), best first, at most n."""
-        among = None if scope is None else scope.sentences
-        chunks = self.chunks_of_sentences(self.index.dense_sentences(vector, 3 * n, among))
-        if scope is not None:
-            chunks = chunks[scope.chunks[chunks]]
+        chunks = self.index.chunks_containing(self.index.dense_sentences(vector, 3 * n, scope))
         return np.array(list(dict.fromkeys(chunks.tolist()))[:n], dtype=np.int64)
-
-    def bm25_candidates(self, terms: list[str], n: int, scope: Scope | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 scores of every chunk, and the n best chunk rows of the scope."""
-        scores = self.index.bm25_scores(terms, "chunks")
-        if scope is None:
-            return scores, top_rows(scores, n)
-        rows = top_rows(np.where(scope.chunks, scores, -np.inf), n)
-        return scores, rows[scope.chunks[rows]]
 
     def dense_scores(self, vector: np.ndarray, chunk_rows: np.ndarray) -> np.ndarray:
         """A chunk's dense score: the cosine of its best sentence with the question."""
-        spans = self.index.chunk_spans[chunk_rows]
+        spans = self.index.chunk_ranges(chunk_rows)
         lengths = spans[:, 1] - spans[:, 0] + 1
         sentence_rows = np.concatenate([np.arange(a, b + 1) for a, b in spans]) if len(spans) else np.zeros(0, int)
         cosines = self.index.sentence_matrix(sentence_rows) @ vector
@@ -134,11 +106,11 @@ class Retriever:
         groups = self.index.copy_groups()
         if not groups:
             return order[:k]
-        owners = self.index.article_ids("chunks")
+        owners = dict(zip(rows.tolist(), self.index.chunk_articles(rows), strict=True))
         shown: dict[str, tuple[str, set[str]]] = {}  # group → the copy shown first and its sentences
         kept = []
         for i in order:
-            article = owners[rows[i]]
+            article = owners[int(rows[i])]
             group = groups.get(article)
             if group is not None:
                 if group not in shown:
@@ -152,7 +124,7 @@ class Retriever:
         return np.array(kept, dtype=np.int64)
 
     def _sentences_of(self, chunk_row: int) -> set[str]:
-        first, last = self.index.chunk_spans[chunk_row]
+        ((first, last),) = self.index.chunk_ranges([chunk_row])
         return {normalise_space(s.text) for s in self.index.sentences(range(first, last + 1))}
 
     def search(
@@ -161,7 +133,7 @@ class Retriever:
         """The k best passages (of the query's scope). `boost` adds a bonus to the fused score of chunks from
         given articles (a conversation's previous sources)."""
         scope = query.scope
-        total = self.index.counts["chunks"] if scope is None else int(scope.chunks.sum())
+        total = self.index.counts["chunks"] if scope is None else scope.chunks
         if total == 0:
             return []
         n = min(total, max(CANDIDATES, k))
@@ -171,21 +143,19 @@ class Retriever:
             dense = self.dense_scores(query.vector, rows)
             fused = dense.astype(np.float64)
         elif mode == "bm25":
-            all_bm25, rows = self.bm25_candidates(query.terms, n, scope)
-            bm25 = all_bm25[rows]
+            rows, bm25 = self.index.bm25_top(query.terms, "chunks", n, scope)
             fused = bm25.astype(np.float64)
         elif mode == "hybrid":
-            all_bm25, bm25_rows = self.bm25_candidates(query.terms, n, scope)
+            bm25_rows, _ = self.index.bm25_top(query.terms, "chunks", n, scope)
             dense_rows = self.dense_candidates(query.vector, n, scope)
             rows = np.array(list(dict.fromkeys([*dense_rows.tolist(), *bm25_rows.tolist()])), dtype=np.int64)
             dense = self.dense_scores(query.vector, rows)
-            bm25 = all_bm25[rows]
+            bm25 = self.index.bm25_of(query.terms, "chunks", rows)
             fused = fuse(dense, bm25, self.fusion, self.dense_weight)
         else:
             raise ValueError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
         if boost:
-            candidates = self.index.chunks(rows.tolist())
-            fused = fused + np.array([boost.get(c.article_id, 0.0) for c in candidates])
+            fused = fused + np.array([boost.get(a, 0.0) for a in self.index.chunk_articles(rows)])
         order = self.without_repeats(rows, np.argsort(-fused, kind="stable"), k)
         chunks = self.index.chunks(rows[order].tolist())  # read only the passages returned
         return [

@@ -90,8 +90,18 @@ class ChunkRow:
     text: str
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The articles a filter allows, as one backend searches them (made by `IndexReader.scope`)."""
+
+    articles: frozenset[str]
+    chunks: int  # how many chunks those articles have: 0 means there is nothing to search
+    payload: object = None  # the backend's own form: row masks for the local backend, a filter for Milvus
+
+
 class IndexReader(Protocol):
-    """One opened version of an index; rows of sentences and chunks are dense integers from 0."""
+    """One opened version of an index. Sentences and chunks are named by integer rows; an article's sentence
+    rows are consecutive, so a chunk is a range of them."""
 
     @property
     def model_id(self) -> str: ...
@@ -106,17 +116,35 @@ class IndexReader(Protocol):
         """articles, chunks and sentences."""
         ...
 
-    @property
-    def chunk_spans(self) -> np.ndarray:
-        """(first, last) sentence row of every chunk, by chunk row."""
+    def scope(self, article_ids: Sequence[str]) -> Scope:
+        """What searching only these articles takes (a filter's result), in this backend's form."""
         ...
 
-    def dense_sentences(self, vector: np.ndarray, n: int, among: np.ndarray | None = None) -> np.ndarray:
-        """The rows of the n sentences closest to a unit vector, best first; only rows in `among` when given."""
+    def dense_sentences(self, vector: np.ndarray, n: int, scope: Scope | None = None) -> np.ndarray:
+        """The rows of the n sentences closest to a unit vector, best first; only of the scope when given."""
         ...
 
-    def article_ids(self, collection: str) -> np.ndarray:
-        """The article id of every row of `chunks` or `sentences` (what a filter by article selects on)."""
+    def bm25_top(
+        self, terms: Sequence[str], collection: str, n: int, scope: Scope | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The n best rows of `chunks` or `sentences` by BM25 (of the scope when given) and their scores, best
+        first; rows without any of the terms are left out."""
+        ...
+
+    def bm25_of(self, terms: Sequence[str], collection: str, rows: Sequence[int]) -> np.ndarray:
+        """BM25 scores of the given rows of `chunks` or `sentences`; 0 for a row without any of the terms."""
+        ...
+
+    def chunks_containing(self, sentence_rows: np.ndarray) -> np.ndarray:
+        """The rows of the chunks that hold the given sentences (chunks overlap: up to two per sentence)."""
+        ...
+
+    def chunk_ranges(self, chunk_rows: Sequence[int]) -> np.ndarray:
+        """(first, last) sentence row of each given chunk; an article's sentence rows are consecutive."""
+        ...
+
+    def chunk_articles(self, chunk_rows: Sequence[int]) -> list[str]:
+        """The article id of each given chunk."""
         ...
 
     def sentence_matrix(self, rows: Sequence[int]) -> np.ndarray:
@@ -129,10 +157,6 @@ class IndexReader(Protocol):
 
     def copies(self, article_id: str) -> list[ArticleRow]:
         """The other copies of an article's story, by id; empty when it has none."""
-        ...
-
-    def bm25_scores(self, terms: Sequence[str], collection: str) -> np.ndarray:
-        """BM25 score of every row of `chunks` or `sentences`; zeros when no term is known."""
         ...
 
     def idf(self, terms: Sequence[str], collection: str) -> dict[str, float]:

@@ -234,8 +234,8 @@ def test_readers_never_fail_while_a_writer_rebuilds(tmp_path, seed_copy):
         while writer.poll() is None or reads < 50:
             try:
                 loaded = IndexDir(index_dir).open()
-                scores = loaded.bm25("chunks").get_scores(["harri"])
-                assert len(scores) == loaded.counts["chunks"]
+                rows, _ = loaded.bm25_top(["harri"], "chunks", 5)
+                assert len(rows) > 0
                 assert loaded.store.article_text("000_7e63e6485bed1ddb")
                 loaded.close()
             except IndexUnusableError:
