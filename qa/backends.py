@@ -6,9 +6,18 @@ from pathlib import Path
 
 from qa.storage import IndexStore
 
+MILVUS_SCHEMES = ("milvus://",)
 
-def open_store(location: Path) -> IndexStore:
-    """The store for a location: a local index folder (FAISS + SQLite + bm25s generations, `qa.index`)."""
+
+def open_store(location: str | Path) -> IndexStore:
+    """The store for a location: `milvus://HOST:PORT` (a Milvus server) or a `.db` file (Milvus Lite) is the
+    Milvus backend (`qa.milvus`); anything else is a local index folder (FAISS + SQLite + bm25s generations,
+    `qa.index`)."""
+    text = str(location)
+    if text.startswith(MILVUS_SCHEMES) or text.endswith(".db"):
+        from qa.milvus import MilvusStore
+
+        return MilvusStore(text)
     from qa.index import IndexDir
 
-    return IndexDir(Path(location))
+    return IndexDir(Path(text).expanduser())

@@ -64,9 +64,12 @@ def gather(
         for sentence in index.article_sentences(article_id):
             best_passage.setdefault(sentence.row, floor)
     rows = sorted(best_passage)
-    with_context = sorted(set(rows) | {r - back for r in rows for back in range(1, CONTEXT_SENTENCES + 1) if r >= back})
-    by_row = dict(zip(with_context, index.sentences(with_context), strict=True))
-    firsts = sorted({r - by_row[r].position for r in rows} - by_row.keys())  # an article's rows are consecutive
+    by_row = dict(zip(rows, index.sentences(rows), strict=True))
+    # An article's rows are consecutive: the sentences before one, and its article's first, are rows below it.
+    before = {r - back for r in rows for back in range(1, CONTEXT_SENTENCES + 1) if by_row[r].position >= back}
+    context = sorted(before - by_row.keys())
+    by_row.update(zip(context, index.sentences(context), strict=True))
+    firsts = sorted({r - by_row[r].position for r in rows} - by_row.keys())
     by_row.update(zip(firsts, index.sentences(firsts), strict=True))
     rows = once_per_story(index.copy_groups(), rows, by_row, best_passage)
     articles = {a: index.article(a) for a in dict.fromkeys(by_row[r].article_id for r in rows)}

@@ -35,11 +35,14 @@ CorpusOpt = Annotated[
     ),
 ]
 IndexOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
+        "--store",
         "--index",
-        envvar="CITEQA_INDEX",
-        help="Index directory. Default: one per corpus and model in the user cache directory.",
+        envvar=["CITEQA_STORE", "CITEQA_INDEX"],
+        help="Where the index is kept: a folder (default: one per corpus and model in the user cache directory), "
+        "a Milvus Lite file NAME.db, or a Milvus server milvus://HOST:PORT (both need: pip install "
+        "'citeqa[milvus]').",
         show_envvar=True,
     ),
 ]
@@ -79,7 +82,7 @@ QuietOpt = Annotated[
 
 def _assistant(
     corpus: Path | None,
-    index: Path | None,
+    index: str | None,
     model: str | None,
     precision: str | None,
     mode: str = "hybrid",

@@ -33,7 +33,7 @@ from qa.ingest import (
     Skipped,
     SkippedFile,
     SourceFile,
-    article_paths,
+    file_facts,
     parse_article,
     scan_corpus,
     shown_path,
@@ -299,6 +299,10 @@ class IndexDir:
     def exists(self) -> bool:
         return self.generations.live() is not None
 
+    def close(self) -> None:
+        """Nothing to let go of: every reader and writer opens the files it needs."""
+        return None
+
     def live_generation(self) -> Path | None:
         return self.generations.live()
 
@@ -356,15 +360,8 @@ class IndexDir:
         except IndexUnusableError:
             return True
         known |= {(item["path"], item["size"], item["mtime_ns"]) for item in manifest.get("skipped", [])}
-        _, paths, _ = article_paths(corpus)
-        seen = set()
-        for path in paths:
-            try:
-                stat = path.stat()
-            except OSError:
-                return True
-            seen.add((stored_path(path), stat.st_size, stat.st_mtime_ns))
-        return seen != known
+        seen = file_facts(corpus)
+        return seen is None or seen != known
 
     def update(
         self,

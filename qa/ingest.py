@@ -275,6 +275,20 @@ def article_paths(corpus: Path) -> tuple[Path, list[Path], list[Skipped]]:
     return corpus, sorted(p for p in files if p.is_file()), skipped
 
 
+def file_facts(corpus: Path) -> set[tuple[str, int, int]] | None:
+    """(path, size, mtime) of every article file under `corpus`, by stat alone: what tells an index that the
+    folder changed. None when a file vanished while looking (the folder is changing: the index is stale)."""
+    _, paths, _ = article_paths(corpus)
+    seen = set()
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        seen.add((stored_path(path), stat.st_size, stat.st_mtime_ns))
+    return seen
+
+
 def scan_corpus(corpus: Path) -> CorpusScan:
     """Read the article files under `corpus`; what cannot be read is listed in `skipped` with the reason."""
     root, files, skipped = article_paths(corpus)

@@ -74,7 +74,7 @@ class Assistant:
     def __init__(
         self,
         corpus: Path | None = None,
-        index_dir: Path | None = None,
+        index_dir: Path | str | None = None,
         model: str | None = None,
         settings: Settings = DEFAULT_SETTINGS,
         precision: str | None = None,
@@ -181,6 +181,7 @@ class Assistant:
         if self._index is not None:
             self._index.close()
             self._index = None
+        self.store.close()
 
     # -- answering ------------------------------------------------------------------------------------
     def ask(

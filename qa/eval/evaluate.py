@@ -91,7 +91,7 @@ class EvalRun:
 def assistant_for(
     dataset: EvalDataset,
     corpus: Path | None,
-    index_dir: Path | None,
+    index_dir: Path | str | None,
     model: str | None,
     settings: Settings = DEFAULT_SETTINGS,
     precision: str | None = None,

@@ -1,0 +1,802 @@
+"""The Milvus backend: articles, sentences with their vectors, and chunks in Milvus collections, for an archive
+that outgrows one machine (`--store milvus://HOST:PORT`), or embedded in one file with Milvus Lite
+(`--store NAME.db`). Needs the `milvus` extra (pymilvus, milvus-lite).
+
+What the local backend keeps in FAISS, SQLite and bm25s lives here in Milvus:
+- sentences: text, vector (FLAT inner product: exact, as the local FAISS index) and BM25 over their terms;
+- chunks: text, sentence range and BM25 over their terms (Milvus's own BM25 function, fed the same stemmed
+  terms that the local bm25s index gets, so both backends match the same words);
+- articles (metadata, fingerprint), their text in parts, the document frequency of every term (for the answer
+  step's term weights), copies of one story, and the index parameters.
+
+Row numbers are integers only, so no file name or article text ever reaches a filter expression: an article's
+number is a hash of its corpus and id, and its sentence (and chunk) rows are that number shifted left by
+`POSITION_BITS` plus the position, consecutive within the article as the seam requires.
+
+One store holds many corpora: several citeqa processes, on different machines, may index different folders
+into one Milvus and all answer from all of them. An update touches only its own corpus's articles.
+Articles of the asking corpus keep their plain ids; those of other corpora are named `folder:id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunk import chunk_sentences
+from qa.duplicates import Fingerprint, copy_groups, fingerprint
+from qa.errors import CiteqaError, IndexUnusableError, first_line
+from qa.formats import Unreadable
+from qa.index import SUPPORTED, chunk_embedding_text
+from qa.ingest import (
+    Article,
+    Skipped,
+    SkippedFile,
+    SourceFile,
+    file_facts,
+    parse_article,
+    scan_corpus,
+    shown_path,
+    stored_path,
+)
+from qa.lexical import terms
+from qa.sentences import normalise_space
+from qa.storage import (
+    ArticleRow,
+    ChunkRow,
+    IndexParams,
+    Progress,
+    Scope,
+    SentenceRow,
+    UpdateReport,
+    no_progress,
+)
+
+SCHEMA_VERSION = 1
+PREFIX = "citeqa_"
+POSITION_BITS = 20  # up to 1,048,576 sentences an article
+ARTICLE_BITS = 62 - POSITION_BITS
+TEXT_PART = 15_000  # characters: a VARCHAR holds 65,535 bytes, and a character takes up to 4
+MAX_TEXT = 65_535
+BATCH = 500
+PAGE = 16_384  # Milvus returns at most this many rows a query
+PROBES = 8  # article numbers tried after its hash collides with another article's
+
+
+class _Guarded:
+    """A pymilvus client whose every error (Milvus's own, gRPC's for a lost server) is a one-line citeqa error."""
+
+    def __init__(self, client, uri: str) -> None:
+        self._client = client
+        self._uri = uri
+
+    def __getattr__(self, name: str):
+        method = getattr(self._client, name)
+
+        def call(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except CiteqaError:
+                raise
+            except Exception as exc:  # MilvusException, grpc.RpcError, connection errors: all the server's
+                raise IndexUnusableError(f"Milvus at {self._uri}: {first_line(exc)}") from exc
+
+        return call
+
+
+def _client(uri: str) -> _Guarded:
+    """A pymilvus client for `milvus://HOST:PORT` (a server) or a `.db` file (Milvus Lite, started in-process)."""
+    try:
+        from pymilvus import MilvusClient
+    except ImportError as exc:
+        raise CiteqaError("the Milvus store needs the milvus extra: pip install 'citeqa[milvus]'") from exc
+    if uri.startswith("milvus://"):
+        target = "http://" + uri.removeprefix("milvus://")
+    else:
+        path = Path(uri).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = str(path)
+    # Their notes would interleave with answers on stderr (Milvus Lite's embedded server logs the RPCs it lacks,
+    # which pymilvus then does without); real failures still reach us as exceptions.
+    for noisy in ("pymilvus", "grpc._server", "milvus_lite"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    try:
+        client = MilvusClient(uri=target, timeout=10)
+    except Exception as exc:  # pymilvus raises its own and grpc's errors for an unreachable server
+        if uri.startswith("milvus://"):
+            raise IndexUnusableError(f"cannot reach Milvus at {uri} ({first_line(exc)})") from exc
+        raise IndexUnusableError(
+            f"cannot open the Milvus Lite file {uri}: another process is using it (Milvus Lite allows one at a "
+            f"time; use a Milvus server for several), or it is not a Milvus Lite database ({first_line(exc)})"
+        ) from exc
+    for name in client.list_collections():
+        if name.startswith(PREFIX):
+            client.load_collection(name)
+    return _Guarded(client, uri)
+
+
+def _article_number(key: str, probe: int = 0) -> int:
+    digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+    return ((digest >> (64 - ARTICLE_BITS)) + probe) % (1 << ARTICLE_BITS) + 1
+
+
+def _key(corpus: str, article_id: str) -> str:
+    return f"{corpus}\x1f{article_id}"
+
+
+def _ints(values: Iterable[int]) -> str:
+    return "[" + ",".join(str(int(v)) for v in values) + "]"
+
+
+class MilvusStore:
+    """An index in Milvus (an `IndexStore`)."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._db = None
+
+    @property
+    def location(self) -> str:
+        return self.uri
+
+    @property
+    def db(self):
+        if self._db is None:
+            self._db = _client(self.uri)
+        return self._db
+
+    def close(self) -> None:
+        """Let go of the connection (Milvus Lite: of the .db file, which one process at a time may hold)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _name(self, collection: str) -> str:
+        return PREFIX + collection
+
+    def exists(self) -> bool:
+        return self._meta("index") is not None
+
+    def _meta(self, key: str) -> dict | None:
+        if not self.db.has_collection(self._name("meta")):
+            return None
+        rows = self.db.query(self._name("meta"), filter=f"number == {_article_number(key)}", output_fields=["value"])
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def _set_meta(self, key: str, value: dict) -> None:
+        self.db.upsert(
+            self._name("meta"), [{"number": _article_number(key), "value": json.dumps(value), "dummy": [0.0, 0.0]}]
+        )
+
+    def built_with(self) -> IndexParams | None:
+        meta = self._meta("index")
+        return IndexParams(**meta["params"]) if meta else None
+
+    def is_stale(self, corpus: Path) -> bool:
+        if not self.exists():
+            return True
+        home = stored_path(corpus)
+        known = {(a.path, a.size, a.mtime_ns) for a in self._articles_of(home)}
+        known |= {
+            (s["path"], s["size"], s["mtime_ns"]) for s in (self._meta(f"skipped\x1f{home}") or {}).get("files", [])
+        }
+        seen = file_facts(corpus)
+        return seen is None or seen != known
+
+    def open(self, model_id: str | None = None) -> MilvusReader:
+        meta = self._meta("index")
+        if meta is None:
+            raise IndexUnusableError(
+                f"no index in Milvus at {self.uri}; build one with `citeqa index CORPUS --store {self.uri}`"
+            )
+        if model_id is not None and meta["model"] != model_id:
+            raise IndexUnusableError(
+                f"the Milvus collections at {self.uri} were built with model '{meta['model']}', not '{model_id}'; "
+                "use another --store, or --model to match"
+            )
+        for name in ("sentences", "chunks", "articles", "texts", "terms", "copies"):
+            self.db.load_collection(self._name(name))
+        return MilvusReader(self, meta)
+
+    def check(self) -> dict[str, int]:
+        """Every article's sentence and chunk counts against the rows present."""
+        reader = self.open()
+        articles = reader.articles()
+        expected = {"articles": len(articles), "sentences": 0, "chunks": 0}
+        for row in self._rows("articles", "", ["sentences", "chunks"]):
+            expected["sentences"] += row["sentences"]
+            expected["chunks"] += row["chunks"]
+        counts = reader.counts
+        if counts != expected:
+            raise IndexUnusableError(
+                f"the Milvus collections at {self.uri} disagree: {counts} rows, {expected} expected"
+            )
+        return counts
+
+    # -- writing -------------------------------------------------------------------------------------
+    def _create(self, dim: int) -> None:
+        from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+        def schema(*fields, bm25: bool = False, vector: int | None = None):
+            made = MilvusClient.create_schema(auto_id=False)
+            for name, kind, extra in fields:
+                made.add_field(name, kind, **extra)
+            if bm25:
+                made.add_field("terms", DataType.VARCHAR, max_length=MAX_TEXT, enable_analyzer=True, enable_match=True)
+                made.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+                made.add_function(
+                    Function(
+                        name="bm25",
+                        function_type=FunctionType.BM25,
+                        input_field_names=["terms"],
+                        output_field_names=["sparse"],
+                    )
+                )
+            if vector:
+                made.add_field("vector", DataType.FLOAT_VECTOR, dim=vector)
+            elif not bm25:  # Milvus wants a vector field in every collection
+                made.add_field("dummy", DataType.FLOAT_VECTOR, dim=2)
+            return made
+
+        text = (DataType.VARCHAR, {"max_length": MAX_TEXT})
+        number = (DataType.INT64, {})
+        key = ("number", DataType.INT64, {"is_primary": True})
+        layouts = {
+            "meta": schema(key, ("value", *text)),
+            "articles": schema(
+                key, *((name, *text) for name in _ARTICLE_TEXT), *((name, *number) for name in _ARTICLE_NUMBERS)
+            ),
+            "texts": schema(key, ("article", *number), ("part", *number), ("text", *text)),
+            "sentences": schema(
+                ("row", DataType.INT64, {"is_primary": True}),
+                *((name, *number) for name in ("article", "position", "start", "end", "chunk_a", "chunk_b")),
+                ("text", *text),
+                bm25=True,
+                vector=dim,
+            ),
+            "chunks": schema(
+                ("row", DataType.INT64, {"is_primary": True}),
+                *((name, *number) for name in ("article", "position", "first", "last")),
+                ("text", *text),
+                bm25=True,
+            ),
+            "terms": schema(key, ("df", *number)),
+            "copies": schema(key, ("group", *number)),
+        }
+        for name, layout in layouts.items():
+            if self.db.has_collection(self._name(name)):
+                continue
+            index = self.db.prepare_index_params()
+            fields = {f.name for f in layout.fields}
+            if "vector" in fields:
+                index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+            if "dummy" in fields:
+                index.add_index(field_name="dummy", index_type="FLAT", metric_type="L2")
+            if "sparse" in fields:
+                index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={})
+            self.db.create_collection(self._name(name), schema=layout, index_params=index)
+            self.db.load_collection(self._name(name))
+
+    def _rows(self, collection: str, expression: str, fields: list[str]) -> list[dict]:
+        """Every row matching `expression`, page by page."""
+        name = self._name(collection)
+        if not expression:
+            iterator = self.db.query_iterator(name, batch_size=PAGE // 4, output_fields=fields)
+        else:
+            iterator = self.db.query_iterator(name, batch_size=PAGE // 4, filter=expression, output_fields=fields)
+        found = []
+        while batch := iterator.next():
+            found += batch
+        iterator.close()
+        return found
+
+    def _articles_of(self, corpus: str | None) -> list[ArticleRow]:
+        rows = self._rows("articles", "", _ARTICLE_FIELDS)
+        return [_article(r) for r in rows if corpus is None or r["corpus"] == corpus]
+
+    def update(
+        self, corpus: Path, params: IndexParams, embedder, progress: Progress = no_progress, rebuild: bool = False
+    ) -> UpdateReport:
+        """Bring this corpus's articles in Milvus in line with the folder: new and changed ones embedded and
+        inserted, removed ones deleted, moved ones renamed; other corpora are left alone."""
+        started = time.perf_counter()
+        existing = self.built_with()
+        if existing is not None and existing != params:
+            raise IndexUnusableError(
+                f"the Milvus collections at {self.uri} were built with model {existing.model_id} "
+                f"({existing.precision}); use another --store, or --model to match"
+            )
+        self._create(embedder.dim)
+        self._set_meta(
+            "index",
+            {
+                "schema": SCHEMA_VERSION,
+                "model": params.model_id,
+                "dim": embedder.dim,
+                "params": asdict(params),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+        )
+        home = stored_path(corpus)
+        scan = scan_corpus(corpus)
+        known_skips = {
+            Skipped(**s).facts: Skipped(**s) for s in (self._meta(f"skipped\x1f{home}") or {}).get("files", [])
+        }
+        for skipped in scan.skipped:
+            if skipped.facts not in known_skips:
+                warnings.warn(skipped.message, SkippedFile, stacklevel=3)
+        old = {a.id: a for a in self._articles_of(home)}
+        numbers = {a.id: self._number_for(_key(home, a.id)) for a in old.values()}
+        if rebuild:
+            for article_id in old:
+                self._remove(numbers[article_id])
+            old = {}
+        report = UpdateReport(skipped=len(scan.skipped))
+        fresh = [s for s in scan.sources if s.id not in old or old[s.id].sha256 != s.sha256]
+        report.added = sorted(s.id for s in fresh if s.id not in old)
+        report.changed = sorted(s.id for s in fresh if s.id in old)
+        report.removed = sorted(set(old) - {s.id for s in scan.sources})
+        report.unchanged = len(scan.sources) - len(fresh)
+        articles = []
+        for done, source in enumerate(fresh, 1):
+            try:
+                articles.append((source, parse_article(source)))
+            except Unreadable as exc:
+                skipped = Skipped(shown_path(source.path), str(exc), source.size, source.mtime_ns)
+                if skipped.facts not in known_skips:
+                    warnings.warn(skipped.message, SkippedFile, stacklevel=3)
+                scan.skipped.append(skipped)
+                (report.added if source.id in report.added else report.changed).remove(source.id)
+                if source.id in old:
+                    report.removed.append(source.id)
+                report.skipped += 1
+            progress("reading", done, len(fresh))
+        if not scan.sources:
+            raise CiteqaError(f"no readable articles in '{shown_path(corpus)}' ({SUPPORTED})")
+        texts = [normalise_space(s.text) for _, a in articles for s in a.sentences]
+        embedded = 0
+
+        def advance(n: int) -> None:
+            nonlocal embedded
+            embedded += n
+            progress("embedding", embedded, len(texts))
+
+        vectors = embedder.encode(texts, progress=advance) if texts else np.zeros((0, embedder.dim), np.float32)
+        report.embedded = len(texts)
+        df: Counter[str] = Counter()
+        for article_id in report.removed + report.changed:
+            df.subtract(self._remove(numbers[article_id]))
+        cursor = 0
+        for done, (source, article) in enumerate(articles, 1):
+            count = len(article.sentences)
+            df.update(self._insert(home, source, article, embedder, params, vectors[cursor : cursor + count]))
+            cursor += count
+            progress("writing", done, len(articles))
+        for source in scan.sources:  # unchanged text, but moved or touched: its facts follow the file
+            row = old.get(source.id)
+            if (
+                row is not None
+                and source.sha256 == row.sha256
+                and (row.path, row.size, row.mtime_ns) != (stored_path(source.path), source.size, source.mtime_ns)
+            ):
+                self._touch(home, source)
+        self._add_df(df)
+        self._set_meta(f"skipped\x1f{home}", {"files": [asdict(s) for s in scan.skipped]})
+        self._regroup_copies()
+        for name in ("meta", "articles", "texts", "sentences", "chunks", "terms", "copies"):
+            self.db.flush(self._name(name))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _number_for(self, key: str) -> int:
+        """The article's number: its hash, or the next free one when another article has it."""
+        for probe in range(PROBES):
+            number = _article_number(key, probe)
+            rows = self.db.query(self._name("articles"), filter=f"number == {number}", output_fields=["key"])
+            if not rows or rows[0]["key"] == key:
+                return number
+        raise CiteqaError(f"no free article number for {key!r} after {PROBES} tries")
+
+    def _insert(
+        self, home: str, source: SourceFile, article: Article, embedder, params: IndexParams, vectors: np.ndarray
+    ) -> Counter[str]:
+        """Write one article's rows; the document frequencies its sentences and chunks add."""
+        if len(article.sentences) >= 1 << POSITION_BITS:
+            raise CiteqaError(f"{shown_path(source.path)} has more than {1 << POSITION_BITS} sentences")
+        key = _key(home, article.id)
+        number = self._number_for(key)
+        base = number << POSITION_BITS
+        chunks = chunk_sentences(article.sentences, embedder.count_tokens, params.chunk_tokens, params.overlap)
+        holders: dict[int, list[int]] = {}
+        for chunk in chunks:
+            for position in range(chunk.first, chunk.last + 1):
+                holders.setdefault(position, []).append(base + chunk.position)
+        df: Counter[str] = Counter()
+        sentence_rows = []
+        for s, vector in zip(article.sentences, vectors, strict=True):
+            words = terms(s.text)
+            df.update(f"sentences\x1f{t}" for t in set(words))
+            inside = [*holders.get(s.position, []), -1, -1]
+            sentence_rows.append(
+                {
+                    "row": base + s.position,
+                    "article": number,
+                    "position": s.position,
+                    "start": s.start,
+                    "end": s.end,
+                    "chunk_a": inside[0],
+                    "chunk_b": inside[1],
+                    "text": s.text,
+                    "terms": " ".join(words) or "_",
+                    "vector": vector.tolist(),
+                }
+            )
+        chunk_rows = []
+        for c in chunks:
+            words = terms(chunk_embedding_text(article.title, c.text, params.title_in_chunks))
+            df.update(f"chunks\x1f{t}" for t in set(words))
+            chunk_rows.append(
+                {
+                    "row": base + c.position,
+                    "article": number,
+                    "position": c.position,
+                    "first": base + c.first,
+                    "last": base + c.last,
+                    "text": c.text,
+                    "terms": " ".join(words) or "_",
+                }
+            )
+        parts = [article.text[i : i + TEXT_PART] for i in range(0, len(article.text), TEXT_PART)] or [""]
+        text_rows = [
+            {"number": (number << 16) + i, "article": number, "part": i, "text": part, "dummy": [0.0, 0.0]}
+            for i, part in enumerate(parts)
+        ]
+        mark = fingerprint(article.text)
+        for collection, rows in (("sentences", sentence_rows), ("chunks", chunk_rows), ("texts", text_rows)):
+            for i in range(0, len(rows), BATCH):
+                self.db.upsert(self._name(collection), rows[i : i + BATCH])
+        self._delete_beyond(number, len(article.sentences), len(chunks), len(parts))
+        self.db.upsert(
+            self._name("articles"),
+            [
+                {
+                    "number": number,
+                    "key": key,
+                    "corpus": home,
+                    "id": article.id,
+                    "title": article.title[:2000],
+                    "date": article.date or "",
+                    "path": stored_path(source.path),
+                    "sha256": article.sha256,
+                    "author": article.author or "",
+                    "source": article.source or "",
+                    "url": article.url or "",
+                    "pages": json.dumps(article.pages),
+                    "fingerprint": mark.values.tobytes().hex(),
+                    "size": source.size,
+                    "mtime_ns": source.mtime_ns,
+                    "shingles": mark.shingles,
+                    "sentences": len(article.sentences),
+                    "chunks": len(chunks),
+                    "dummy": [0.0, 0.0],
+                }
+            ],
+        )
+        return df
+
+    def _delete_beyond(self, number: int, sentences: int, chunks: int, parts: int) -> None:
+        """Rows left from a longer earlier version of the article."""
+        self.db.delete(self._name("sentences"), filter=f"article == {number} and position >= {sentences}")
+        self.db.delete(self._name("chunks"), filter=f"article == {number} and position >= {chunks}")
+        self.db.delete(self._name("texts"), filter=f"article == {number} and part >= {parts}")
+
+    def _remove(self, number: int) -> Counter[str]:
+        """Delete an article's rows; the document frequencies they took away."""
+        df: Counter[str] = Counter()
+        for collection in ("sentences", "chunks"):
+            for found in self._rows(collection, f"article == {number}", ["terms"]):
+                df.update(f"{collection}\x1f{t}" for t in set(found["terms"].split()) - {"_"})
+        self._delete_beyond(number, 0, 0, 0)
+        self.db.delete(self._name("articles"), ids=[number])
+        return df
+
+    def _touch(self, home: str, source: SourceFile) -> None:
+        number = self._number_for(_key(home, source.id))
+        (row,) = self.db.query(self._name("articles"), filter=f"number == {number}", output_fields=["*"])
+        row.pop("sparse", None)
+        row.update(path=stored_path(source.path), size=source.size, mtime_ns=source.mtime_ns)
+        self.db.upsert(self._name("articles"), [row])
+
+    def _add_df(self, delta: Counter[str]) -> None:
+        """Add document-frequency changes to the terms collection (read, add, write back)."""
+        changed = {k: v for k, v in delta.items() if v}
+        numbers = {k: _article_number(k) for k in changed}
+        for start in range(0, len(changed), BATCH):
+            keys = list(changed)[start : start + BATCH]
+            current = {
+                r["number"]: r["df"]
+                for r in self.db.get(self._name("terms"), ids=[numbers[k] for k in keys], output_fields=["df"])
+            }
+            rows, gone = [], []
+            for k in keys:
+                value = current.get(numbers[k], 0) + changed[k]
+                (
+                    rows.append({"number": numbers[k], "df": value, "dummy": [0.0, 0.0]})
+                    if value > 0
+                    else gone.append(numbers[k])
+                )
+            if rows:
+                self.db.upsert(self._name("terms"), rows)
+            if gone:
+                self.db.delete(self._name("terms"), ids=gone)
+
+    def _regroup_copies(self) -> None:
+        rows = self._rows("articles", "", ["number", "fingerprint", "shingles"])
+        marks = {
+            str(r["number"]): Fingerprint(
+                np.frombuffer(bytes.fromhex(r["fingerprint"]), dtype=np.uint64), r["shingles"]
+            )
+            for r in rows
+        }
+        groups = copy_groups(marks)
+        self.db.delete(self._name("copies"), filter="number >= 0")
+        if groups:
+            self.db.insert(
+                self._name("copies"),
+                [{"number": int(k), "group": int(g), "dummy": [0.0, 0.0]} for k, g in groups.items()],
+            )
+
+
+# The articles collection's columns besides its number; the rest of a row is the text, kept in parts.
+_ARTICLE_TEXT = (
+    "key",
+    "corpus",
+    "id",
+    "title",
+    "date",
+    "path",
+    "sha256",
+    "author",
+    "source",
+    "url",
+    "pages",
+    "fingerprint",
+)
+_ARTICLE_NUMBERS = ("size", "mtime_ns", "shingles", "sentences", "chunks")
+_ARTICLE_FIELDS = ["number", *_ARTICLE_TEXT[1:-1], "size", "mtime_ns"]  # what an ArticleRow is made of
+
+
+def _article(row: dict, shown_id: str | None = None) -> ArticleRow:
+    return ArticleRow(
+        id=shown_id or row["id"],
+        title=row["title"],
+        date=row["date"] or None,
+        path=row["path"],
+        sha256=row["sha256"],
+        size=row["size"],
+        mtime_ns=row["mtime_ns"],
+        author=row["author"] or None,
+        source=row["source"] or None,
+        url=row["url"] or None,
+        pages=tuple(json.loads(row["pages"] or "[]")),
+    )
+
+
+class MilvusReader:
+    """The Milvus store opened for answering (an `IndexReader`): every call is a query to Milvus."""
+
+    def __init__(self, store: MilvusStore, meta: dict) -> None:
+        self.store = store
+        self.db = store.db
+        self.meta = meta
+        self.home: str | None = None  # the asking corpus: its articles keep their plain ids
+        self._shown: dict[int, str] = {}  # article number → the id shown for it
+        self._numbers: dict[str, int] = {}
+        self._counts: dict[str, int] | None = None
+        self._groups: dict[str, str] | None = None
+
+    @property
+    def model_id(self) -> str:
+        return self.meta["model"]
+
+    @property
+    def params(self) -> IndexParams:
+        return IndexParams(**self.meta["params"])
+
+    @property
+    def counts(self) -> dict[str, int]:
+        if self._counts is None:
+            self._counts = {
+                name: self.db.query(self.store._name(name), filter="", output_fields=["count(*)"])[0]["count(*)"]
+                for name in ("articles", "chunks", "sentences")
+            }
+        return self._counts
+
+    def require_corpus(self, corpus: Path) -> None:
+        """A Milvus store holds many corpora; the asking one's articles are named by their plain ids."""
+        self.home = stored_path(corpus)
+        self._shown.clear()
+        self._numbers.clear()
+
+    # -- names ---------------------------------------------------------------------------------------
+    def _remember(self, rows: Iterable[dict]) -> None:
+        for row in rows:
+            shown = row["id"] if row["corpus"] == self.home else f"{Path(row['corpus']).name}:{row['id']}"
+            self._shown[row["number"]] = shown
+            self._numbers[shown] = row["number"]
+
+    def _shown_ids(self, numbers: Iterable[int]) -> list[str]:
+        numbers = [int(n) for n in numbers]
+        missing = sorted(set(numbers) - self._shown.keys())
+        if missing:
+            self._remember(self.db.get(self.store._name("articles"), ids=missing, output_fields=["corpus", "id"]))
+        return [self._shown[n] for n in numbers]
+
+    def _number(self, article_id: str) -> int:
+        if article_id not in self._numbers:
+            self._remember(self.store._rows("articles", "", ["number", "corpus", "id"]))
+        if article_id not in self._numbers:
+            raise IndexUnusableError(f"no article '{article_id}' in the Milvus store at {self.store.uri}")
+        return self._numbers[article_id]
+
+    def _get(self, collection: str, ids: Sequence[int], fields: list[str]) -> list[dict]:
+        """Rows by primary key, in the order asked."""
+        ids = [int(i) for i in ids]
+        found: dict[int, dict] = {}
+        for start in range(0, len(ids), PAGE):
+            for row in self.db.get(self.store._name(collection), ids=ids[start : start + PAGE], output_fields=fields):
+                found[row["row"] if "row" in row else row["number"]] = row
+        return [found[i] for i in ids]
+
+    # -- searching -----------------------------------------------------------------------------------
+    def scope(self, article_ids: Sequence[str]) -> Scope:
+        numbers = [self._number(a) for a in article_ids]
+        chunks = sum(r["chunks"] for r in self._get("articles", numbers, ["number", "chunks"]))
+        return Scope(frozenset(article_ids), chunks, f"article in {_ints(numbers)}")
+
+    def _search(self, collection: str, data, field: str, n: int, expression: str) -> list[dict]:
+        if n <= 0:
+            return []
+        hits = self.db.search(
+            self.store._name(collection),
+            data=[data],
+            anns_field=field,
+            limit=min(n, PAGE),
+            filter=expression,
+            output_fields=["row"],
+        )
+        return list(hits[0])
+
+    def dense_sentences(self, vector: np.ndarray, n: int, scope: Scope | None = None) -> np.ndarray:
+        hits = self._search(
+            "sentences", vector.astype(np.float32).tolist(), "vector", n, scope.payload if scope else ""
+        )
+        return np.array([h["row"] for h in hits], dtype=np.int64)
+
+    def bm25_top(
+        self, terms: Sequence[str], collection: str, n: int, scope: Scope | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if not terms:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        hits = self._search(collection, " ".join(terms), "sparse", n, scope.payload if scope else "")
+        # Milvus Lite reports BM25 as a negative distance, a server as a positive score: the score is its size.
+        return np.array([h["row"] for h in hits], dtype=np.int64), np.array(
+            [abs(h["distance"]) for h in hits], dtype=np.float32
+        )
+
+    def bm25_of(self, terms: Sequence[str], collection: str, rows: Sequence[int]) -> np.ndarray:
+        rows = [int(r) for r in rows]
+        if not terms or not rows:
+            return np.zeros(len(rows), dtype=np.float32)
+        hits = self._search(collection, " ".join(terms), "sparse", len(rows), f"row in {_ints(rows)}")
+        scores = {h["row"]: abs(h["distance"]) for h in hits}
+        return np.array([scores.get(r, 0.0) for r in rows], dtype=np.float32)
+
+    def chunks_containing(self, sentence_rows: np.ndarray) -> np.ndarray:
+        found = self._get("sentences", sentence_rows, ["row", "chunk_a", "chunk_b"])
+        # Both columns, first ones first: the order of `found` (best sentence first) is kept for each column.
+        return np.array(
+            [c for column in ("chunk_a", "chunk_b") for r in found if (c := r[column]) >= 0], dtype=np.int64
+        )
+
+    def chunk_ranges(self, chunk_rows: Sequence[int]) -> np.ndarray:
+        found = self._get("chunks", chunk_rows, ["row", "first", "last"])
+        return np.array([(r["first"], r["last"]) for r in found], dtype=np.int64).reshape(-1, 2)
+
+    def chunk_articles(self, chunk_rows: Sequence[int]) -> list[str]:
+        return self._shown_ids(r["article"] for r in self._get("chunks", chunk_rows, ["row", "article"]))
+
+    def sentence_matrix(self, rows: Sequence[int]) -> np.ndarray:
+        found = self._get("sentences", rows, ["row", "vector"])
+        return np.array([r["vector"] for r in found], dtype=np.float32).reshape(len(found), self.meta["dim"])
+
+    def idf(self, terms: Sequence[str], collection: str) -> dict[str, float]:
+        """As the local backend weighs terms (Lucene's idf), from the document frequencies kept in Milvus."""
+        numbers = {t: _article_number(f"{collection}\x1f{t}") for t in terms}
+        df = {
+            r["number"]: r["df"]
+            for r in self.db.get(self.store._name("terms"), ids=list(set(numbers.values())), output_fields=["df"])
+        }
+        total = self.counts[collection]
+        return {t: float(np.log(1 + (total - df.get(n, 0) + 0.5) / (df.get(n, 0) + 0.5))) for t, n in numbers.items()}
+
+    # -- reading -------------------------------------------------------------------------------------
+    def chunks(self, rows: Sequence[int]) -> list[ChunkRow]:
+        found = self._get("chunks", rows, ["row", "article", "position", "first", "last", "text"])
+        shown = self._shown_ids(r["article"] for r in found)
+        return [
+            ChunkRow(r["row"], a, r["position"], r["first"], r["last"], r["text"])
+            for r, a in zip(found, shown, strict=True)
+        ]
+
+    def sentences(self, rows: Sequence[int]) -> list[SentenceRow]:
+        found = self._get("sentences", rows, ["row", "article", "position", "start", "end", "text"])
+        shown = self._shown_ids(r["article"] for r in found)
+        return [
+            SentenceRow(r["row"], a, r["position"], r["start"], r["end"], r["text"])
+            for r, a in zip(found, shown, strict=True)
+        ]
+
+    def article(self, article_id: str) -> ArticleRow:
+        (row,) = self._get("articles", [self._number(article_id)], _ARTICLE_FIELDS)
+        return _article(row, article_id)
+
+    def articles(self) -> list[ArticleRow]:
+        rows = self.store._rows("articles", "", _ARTICLE_FIELDS)
+        self._remember(rows)
+        return sorted((_article(r, self._shown[r["number"]]) for r in rows), key=lambda a: a.id)
+
+    def article_text(self, article_id: str) -> str:
+        parts = self.store._rows("texts", f"article == {self._number(article_id)}", ["part", "text"])
+        return "".join(p["text"] for p in sorted(parts, key=lambda p: p["part"]))
+
+    def article_sentences(self, article_id: str) -> list[SentenceRow]:
+        rows = self.store._rows(
+            "sentences", f"article == {self._number(article_id)}", ["row", "position", "start", "end", "text"]
+        )
+        return [
+            SentenceRow(r["row"], article_id, r["position"], r["start"], r["end"], r["text"])
+            for r in sorted(rows, key=lambda r: r["position"])
+        ]
+
+    def copy_groups(self) -> dict[str, str]:
+        if self._groups is None:
+            rows = self.store._rows("copies", "", ["number", "group"])
+            shown = self._shown_ids([r["number"] for r in rows] + [r["group"] for r in rows])
+            self._groups = dict(zip(shown[: len(rows)], shown[len(rows) :], strict=True))
+        return self._groups
+
+    def copies(self, article_id: str) -> list[ArticleRow]:
+        groups = self.copy_groups()
+        group = groups.get(article_id)
+        return [
+            self.article(other) for other in sorted(groups) if group and groups[other] == group and other != article_id
+        ]
+
+    def describe(self) -> dict:
+        location = Path(self.store.uri).expanduser()
+        size = (
+            sum(p.stat().st_size for p in location.parent.rglob("*") if p.is_file()) if location.suffix == ".db" else 0
+        )
+        return {
+            "generation": "milvus",
+            "model": self.model_id,
+            "precision": self.params.precision,
+            "dim": self.meta["dim"],
+            "params": self.meta["params"],
+            "created": self.meta["created"],
+            "copies": len(self.copy_groups()),
+            "size_bytes": size,
+        }
+
+    def close(self) -> None:
+        return None

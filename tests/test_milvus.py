@@ -1,0 +1,84 @@
+"""The Milvus backend on the real engine (Milvus Lite, embedded from PyPI), with the real bundled model."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.cli import app
+from tests.test_cli import _one_line_error, citeqa
+
+pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
+
+QUESTION = "Who did Unification Minister Lee In-young meet?"
+
+
+def _ask(store, corpus, question=QUESTION):
+    result = CliRunner().invoke(app, ["ask", question, "--corpus", str(corpus), "--store", str(store), "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_index_ask_update_delete_and_reopen_on_milvus_lite(tmp_path, seed_copy):
+    store = tmp_path / "milvus" / "citeqa.db"
+    runner = CliRunner()
+    built = runner.invoke(app, ["index", str(seed_copy), "--store", str(store), "-q"])
+    assert built.exit_code == 0 and "2 new" in built.output
+
+    answer = _ask(store, seed_copy)
+    assert "Harry Harris" in answer["citations"][0]["sentence"]
+    first = answer["citations"][0]
+    article = (seed_copy / f"{first['article_id']}.txt").read_text(encoding="utf-8")
+    assert article[first["start"] : first["end"]] == first["sentence"]  # offsets into the stored text
+    assert answer["answer_span"]["text"] == "Ambassador Harry Harris"
+
+    (seed_copy / "busan.txt").write_text("Harris visited the port city of Busan on Friday.\n", encoding="utf-8")
+    original = (seed_copy / "000_7e63e6485bed1ddb.txt").read_text(encoding="utf-8")
+    (seed_copy / "000_7e63e6485bed1ddb.txt").write_text(original.replace("Harry Harris", "Philip Goldberg"))
+    updated = runner.invoke(app, ["index", str(seed_copy), "--store", str(store), "-q"])
+    assert "1 new, 1 changed, 0 removed" in updated.output
+    assert "Philip Goldberg" in _ask(store, seed_copy)["citations"][0]["sentence"]
+    assert _ask(store, seed_copy, "Which port city did Harris visit?")["answer_span"]["text"] == "Busan"
+
+    (seed_copy / "busan.txt").unlink()
+    removed = runner.invoke(app, ["index", str(seed_copy), "--store", str(store), "-q"])
+    assert "0 new, 0 changed, 1 removed" in removed.output
+    unchanged = runner.invoke(app, ["index", str(seed_copy), "--store", str(store), "-q"])
+    assert "up to date" in unchanged.output.lower()
+
+    info = json.loads(runner.invoke(app, ["info", "--corpus", str(seed_copy), "--store", str(store), "--json"]).output)
+    assert runner.invoke(app, ["index", str(seed_copy), "--store", str(tmp_path / "local"), "-q"]).exit_code == 0
+    local = json.loads(
+        runner.invoke(app, ["info", "--corpus", str(seed_copy), "--store", str(tmp_path / "local"), "--json"]).output
+    )
+    assert info["generation"] == "milvus" and local["generation"].startswith("gen-")
+    assert {k: info[k] for k in ("articles", "chunks", "sentences")} == {
+        k: local[k] for k in ("articles", "chunks", "sentences")
+    }
+    checked = runner.invoke(app, ["index", str(seed_copy), "--store", str(store), "--check"])
+    assert checked.exit_code == 0, checked.output
+
+
+def test_two_corpora_in_one_store_answer_from_both(tmp_path, seed_copy):
+    store = tmp_path / "shared.db"
+    other = tmp_path / "wire"
+    other.mkdir()
+    (other / "busan.txt").write_text("Harris visited the port city of Busan on Friday.\n", encoding="utf-8")
+    runner = CliRunner()
+    for corpus in (seed_copy, other):
+        assert runner.invoke(app, ["index", str(corpus), "--store", str(store), "-q"]).exit_code == 0
+    answer = _ask(store, seed_copy, "Which port city did Harris visit?")
+    assert answer["answer_span"]["text"] == "Busan"
+    assert answer["citations"][0]["article_id"] == "wire:busan"  # another corpus's article, named by its folder
+    assert "Harry Harris" in _ask(store, other)["citations"][0]["sentence"]
+
+
+def test_a_store_of_another_model_and_an_unreachable_server_are_one_line_errors(tmp_path, seed_copy):
+    store = tmp_path / "m.db"
+    assert citeqa("index", str(seed_copy), "--store", str(store), "-q").returncode == 0
+    refused = citeqa("index", str(seed_copy), "--store", str(store), "--precision", "int8", "-q")
+    _one_line_error(refused, 1)
+    assert "were built with model" in refused.stderr
+    unreachable = citeqa("ask", QUESTION, "--store", "milvus://127.0.0.1:9", "-q")
+    _one_line_error(unreachable, 1)
+    assert "Milvus at milvus://127.0.0.1:9" in unreachable.stderr
