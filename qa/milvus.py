@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 import warnings
 from collections import Counter
@@ -95,6 +96,8 @@ class _Guarded:
 
 def _client(uri: str) -> _Guarded:
     """A pymilvus client for `milvus://HOST:PORT` (a server) or a `.db` file (Milvus Lite, started in-process)."""
+    # gRPC's core logs keepalive notes of Milvus Lite's embedded server straight to stderr, past Python logging.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
         from pymilvus import MilvusClient
     except ImportError as exc:
@@ -185,7 +188,7 @@ class MilvusStore:
         if not self.exists():
             return True
         home = stored_path(corpus)
-        known = {(a.path, a.size, a.mtime_ns) for a in self._articles_of(home)}
+        known = {(a.path, a.size, a.mtime_ns) for _, a in self._articles_of(home).values()}
         known |= {
             (s["path"], s["size"], s["mtime_ns"]) for s in (self._meta(f"skipped\x1f{home}") or {}).get("files", [])
         }
@@ -299,9 +302,10 @@ class MilvusStore:
         iterator.close()
         return found
 
-    def _articles_of(self, corpus: str | None) -> list[ArticleRow]:
+    def _articles_of(self, corpus: str) -> dict[str, tuple[int, ArticleRow]]:
+        """The corpus's articles by id, with their numbers."""
         rows = self._rows("articles", "", _ARTICLE_FIELDS)
-        return [_article(r) for r in rows if corpus is None or r["corpus"] == corpus]
+        return {r["id"]: (r["number"], _article(r)) for r in rows if r["corpus"] == corpus}
 
     def update(
         self, corpus: Path, params: IndexParams, embedder, progress: Progress = no_progress, rebuild: bool = False
@@ -334,8 +338,9 @@ class MilvusStore:
         for skipped in scan.skipped:
             if skipped.facts not in known_skips:
                 warnings.warn(skipped.message, SkippedFile, stacklevel=3)
-        old = {a.id: a for a in self._articles_of(home)}
-        numbers = {a.id: self._number_for(_key(home, a.id)) for a in old.values()}
+        indexed = self._articles_of(home)
+        old = {article_id: row for article_id, (_, row) in indexed.items()}
+        numbers = {article_id: number for article_id, (number, _) in indexed.items()}
         if rebuild:
             for article_id in old:
                 self._remove(numbers[article_id])
@@ -375,12 +380,17 @@ class MilvusStore:
         df: Counter[str] = Counter()
         for article_id in report.removed + report.changed:
             df.subtract(self._remove(numbers[article_id]))
+        assigned = self._numbers_for([_key(home, a.id) for _, a in articles])
+        writer = _Writer(self)
         cursor = 0
         for done, (source, article) in enumerate(articles, 1):
             count = len(article.sentences)
-            df.update(self._insert(home, source, article, embedder, params, vectors[cursor : cursor + count]))
+            number = assigned[_key(home, article.id)]
+            rows = self._rows_of(home, number, source, article, embedder, params, vectors[cursor : cursor + count])
+            df.update(writer.add(rows))
             cursor += count
             progress("writing", done, len(articles))
+        writer.flush()
         for source in scan.sources:  # unchanged text, but moved or touched: its facts follow the file
             row = old.get(source.id)
             if (
@@ -388,7 +398,7 @@ class MilvusStore:
                 and source.sha256 == row.sha256
                 and (row.path, row.size, row.mtime_ns) != (stored_path(source.path), source.size, source.mtime_ns)
             ):
-                self._touch(home, source)
+                self._touch(numbers[source.id], source)
         self._add_df(df)
         self._set_meta(f"skipped\x1f{home}", {"files": [asdict(s) for s in scan.skipped]})
         self._regroup_copies()
@@ -397,34 +407,54 @@ class MilvusStore:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _number_for(self, key: str) -> int:
-        """The article's number: its hash, or the next free one when another article has it."""
-        for probe in range(PROBES):
-            number = _article_number(key, probe)
-            rows = self.db.query(self._name("articles"), filter=f"number == {number}", output_fields=["key"])
-            if not rows or rows[0]["key"] == key:
-                return number
-        raise CiteqaError(f"no free article number for {key!r} after {PROBES} tries")
+    def _numbers_for(self, keys: Sequence[str]) -> dict[str, int]:
+        """Each article's number: its hash, or the next free one when another article has it."""
+        assigned: dict[str, int] = {}
+        taken: set[int] = set()
+        for start in range(0, len(keys), BATCH):
+            batch = keys[start : start + BATCH]
+            wanted = {key: _article_number(key) for key in batch}
+            owners = {
+                r["number"]: r["key"]
+                for r in self.db.query(
+                    self._name("articles"), filter=f"number in {_ints(wanted.values())}", output_fields=["key"]
+                )
+            }
+            for key, number in wanted.items():
+                probe = 0
+                while owners.get(number, key) != key or number in taken:
+                    probe += 1
+                    if probe == PROBES:
+                        raise CiteqaError(f"no free article number for {key!r} after {PROBES} tries")
+                    number = _article_number(key, probe)
+                    found = self.db.query(self._name("articles"), filter=f"number == {number}", output_fields=["key"])
+                    owners.update({number: found[0]["key"]} if found else {})
+                assigned[key] = number
+                taken.add(number)
+        return assigned
 
-    def _insert(
-        self, home: str, source: SourceFile, article: Article, embedder, params: IndexParams, vectors: np.ndarray
-    ) -> Counter[str]:
-        """Write one article's rows; the document frequencies its sentences and chunks add."""
+    def _rows_of(
+        self,
+        home: str,
+        number: int,
+        source: SourceFile,
+        article: Article,
+        embedder,
+        params: IndexParams,
+        vectors: np.ndarray,
+    ) -> dict[str, list[dict]]:
+        """One article's rows for every collection (its sentences, chunks, text parts and its own row)."""
         if len(article.sentences) >= 1 << POSITION_BITS:
             raise CiteqaError(f"{shown_path(source.path)} has more than {1 << POSITION_BITS} sentences")
-        key = _key(home, article.id)
-        number = self._number_for(key)
         base = number << POSITION_BITS
         chunks = chunk_sentences(article.sentences, embedder.count_tokens, params.chunk_tokens, params.overlap)
         holders: dict[int, list[int]] = {}
         for chunk in chunks:
             for position in range(chunk.first, chunk.last + 1):
                 holders.setdefault(position, []).append(base + chunk.position)
-        df: Counter[str] = Counter()
         sentence_rows = []
         for s, vector in zip(article.sentences, vectors, strict=True):
             words = terms(s.text)
-            df.update(f"sentences\x1f{t}" for t in set(words))
             inside = [*holders.get(s.position, []), -1, -1]
             sentence_rows.append(
                 {
@@ -443,7 +473,6 @@ class MilvusStore:
         chunk_rows = []
         for c in chunks:
             words = terms(chunk_embedding_text(article.title, c.text, params.title_in_chunks))
-            df.update(f"chunks\x1f{t}" for t in set(words))
             chunk_rows.append(
                 {
                     "row": base + c.position,
@@ -461,16 +490,13 @@ class MilvusStore:
             for i, part in enumerate(parts)
         ]
         mark = fingerprint(article.text)
-        for collection, rows in (("sentences", sentence_rows), ("chunks", chunk_rows), ("texts", text_rows)):
-            for i in range(0, len(rows), BATCH):
-                self.db.upsert(self._name(collection), rows[i : i + BATCH])
-        self._delete_beyond(number, len(article.sentences), len(chunks), len(parts))
-        self.db.upsert(
-            self._name("articles"),
-            [
+        return {
+            "sentences": sentence_rows,
+            "chunks": chunk_rows,
+            "texts": text_rows,
+            "articles": [
                 {
                     "number": number,
-                    "key": key,
                     "corpus": home,
                     "id": article.id,
                     "title": article.title[:2000],
@@ -488,16 +514,10 @@ class MilvusStore:
                     "sentences": len(article.sentences),
                     "chunks": len(chunks),
                     "dummy": [0.0, 0.0],
+                    "key": _key(home, article.id),
                 }
             ],
-        )
-        return df
-
-    def _delete_beyond(self, number: int, sentences: int, chunks: int, parts: int) -> None:
-        """Rows left from a longer earlier version of the article."""
-        self.db.delete(self._name("sentences"), filter=f"article == {number} and position >= {sentences}")
-        self.db.delete(self._name("chunks"), filter=f"article == {number} and position >= {chunks}")
-        self.db.delete(self._name("texts"), filter=f"article == {number} and part >= {parts}")
+        }
 
     def _remove(self, number: int) -> Counter[str]:
         """Delete an article's rows; the document frequencies they took away."""
@@ -505,12 +525,12 @@ class MilvusStore:
         for collection in ("sentences", "chunks"):
             for found in self._rows(collection, f"article == {number}", ["terms"]):
                 df.update(f"{collection}\x1f{t}" for t in set(found["terms"].split()) - {"_"})
-        self._delete_beyond(number, 0, 0, 0)
+        for collection in ("sentences", "chunks", "texts"):
+            self.db.delete(self._name(collection), filter=f"article == {number}")
         self.db.delete(self._name("articles"), ids=[number])
         return df
 
-    def _touch(self, home: str, source: SourceFile) -> None:
-        number = self._number_for(_key(home, source.id))
+    def _touch(self, number: int, source: SourceFile) -> None:
         (row,) = self.db.query(self._name("articles"), filter=f"number == {number}", output_fields=["*"])
         row.pop("sparse", None)
         row.update(path=stored_path(source.path), size=source.size, mtime_ns=source.mtime_ns)
@@ -554,6 +574,35 @@ class MilvusStore:
                 self._name("copies"),
                 [{"number": int(k), "group": int(g), "dummy": [0.0, 0.0]} for k, g in groups.items()],
             )
+
+
+class _Writer:
+    """Rows of many articles written BATCH at a time; an article's own row goes after its sentences, chunks
+    and text, so that an article listed is an article complete (an update stopped midway redoes it)."""
+
+    ORDER = ("sentences", "chunks", "texts", "articles")
+
+    def __init__(self, store: MilvusStore) -> None:
+        self.store = store
+        self.pending: dict[str, list[dict]] = {name: [] for name in self.ORDER}
+
+    def add(self, rows: dict[str, list[dict]]) -> Counter[str]:
+        """Queue one article's rows; the document frequencies of its terms, by collection."""
+        df: Counter[str] = Counter()
+        for collection in ("sentences", "chunks"):
+            df.update(f"{collection}\x1f{t}" for row in rows[collection] for t in set(row["terms"].split()) - {"_"})
+        for name in self.ORDER:
+            self.pending[name] += rows[name]
+        if len(self.pending["sentences"]) >= BATCH:
+            self.flush()
+        return df
+
+    def flush(self) -> None:
+        for name in self.ORDER:
+            rows = self.pending[name]
+            for start in range(0, len(rows), BATCH):
+                self.store.db.upsert(self.store._name(name), rows[start : start + BATCH])
+            self.pending[name] = []
 
 
 # The articles collection's columns besides its number; the rest of a row is the text, kept in parts.
