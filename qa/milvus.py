@@ -605,6 +605,31 @@ class _Writer:
             self.pending[name] = []
 
 
+# What a reader fetches of a sentence or chunk row, all at once (not the BM25 terms and sparse vector).
+_ROW_FIELDS = {
+    "sentences": ["row", "article", "position", "start", "end", "text", "chunk_a", "chunk_b", "vector"],
+    "chunks": ["row", "article", "position", "first", "last", "text"],
+    "articles": [
+        "number",
+        "corpus",
+        "id",
+        "title",
+        "date",
+        "path",
+        "sha256",
+        "size",
+        "mtime_ns",
+        "author",
+        "source",
+        "url",
+        "pages",
+        "sentences",
+        "chunks",
+    ],
+}
+REMEMBERED_ROWS = 50_000
+
+
 # The articles collection's columns besides its number; the rest of a row is the text, kept in parts.
 _ARTICLE_TEXT = (
     "key",
@@ -652,6 +677,7 @@ class MilvusReader:
         self._numbers: dict[str, int] = {}
         self._counts: dict[str, int] | None = None
         self._groups: dict[str, str] | None = None
+        self._rows_seen: dict[str, dict[int, dict]] = {"sentences": {}, "chunks": {}, "articles": {}}
 
     @property
     def model_id(self) -> str:
@@ -698,11 +724,20 @@ class MilvusReader:
         return self._numbers[article_id]
 
     def _get(self, collection: str, ids: Sequence[int], fields: list[str]) -> list[dict]:
-        """Rows by primary key, in the order asked."""
+        """Rows by primary key, in the order asked. Sentences and chunks are fetched whole and remembered: a
+        question asks for the same rows several times (their ranges, vectors, text), and each round trip to
+        Milvus Lite costs ~25 ms."""
         ids = [int(i) for i in ids]
-        found: dict[int, dict] = {}
-        for start in range(0, len(ids), PAGE):
-            for row in self.db.get(self.store._name(collection), ids=ids[start : start + PAGE], output_fields=fields):
+        remembered = self._rows_seen.get(collection)
+        if remembered is not None:
+            fields = _ROW_FIELDS[collection]
+            if len(remembered) > REMEMBERED_ROWS:
+                remembered.clear()
+        found: dict[int, dict] = {} if remembered is None else remembered
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        for start in range(0, len(missing), PAGE):
+            batch = missing[start : start + PAGE]
+            for row in self.db.get(self.store._name(collection), ids=batch, output_fields=fields):
                 found[row["row"] if "row" in row else row["number"]] = row
         return [found[i] for i in ids]
 
@@ -805,17 +840,21 @@ class MilvusReader:
         return sorted((_article(r, self._shown[r["number"]]) for r in rows), key=lambda a: a.id)
 
     def article_text(self, article_id: str) -> str:
-        parts = self.store._rows("texts", f"article == {self._number(article_id)}", ["part", "text"])
+        parts = self.db.query(
+            self.store._name("texts"),
+            filter=f"article == {self._number(article_id)}",
+            output_fields=["part", "text"],
+            limit=PAGE,
+        )
         return "".join(p["text"] for p in sorted(parts, key=lambda p: p["part"]))
 
     def article_sentences(self, article_id: str) -> list[SentenceRow]:
-        rows = self.store._rows(
-            "sentences", f"article == {self._number(article_id)}", ["row", "position", "start", "end", "text"]
-        )
-        return [
-            SentenceRow(r["row"], article_id, r["position"], r["start"], r["end"], r["text"])
-            for r in sorted(rows, key=lambda r: r["position"])
-        ]
+        """An article's sentences are the rows from its number's base, as many as its row says."""
+        number = self._number(article_id)
+        (row,) = self._get("articles", [number], _ROW_FIELDS["articles"])
+        base = number << POSITION_BITS
+        found = self._get("sentences", range(base, base + row["sentences"]), _ROW_FIELDS["sentences"])
+        return [SentenceRow(r["row"], article_id, r["position"], r["start"], r["end"], r["text"]) for r in found]
 
     def copy_groups(self) -> dict[str, str]:
         if self._groups is None:
