@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT.parent / "shared" / "bench"
 CITEQA = [sys.executable, "-m", "qa"]
+SHOWN = ("index_s", "mrr@10", "hit@1", "hit@3", "search_p50_ms", "search_p95_ms", "answer_p50_ms", "answer_p95_ms")
 
 
 def squad_subset(count: int, target: Path) -> Path:
@@ -49,8 +50,9 @@ def run(dataset: Path, corpus: Path, store: Path, work: Path) -> dict:
     subprocess.run([*CITEQA, "index", str(corpus), "--store", str(store), "-q"], check=True, cwd=ROOT)
     index_s = time.perf_counter() - started
     out = work / f"{store.name}.json"
+    own_corpus = [] if dataset.suffix == ".json" else ["--corpus", str(corpus)]  # SQuAD brings its documents
     subprocess.run(
-        [*CITEQA, "eval", str(dataset), "--corpus", str(corpus), "--store", str(store), "--json", str(out), "-q"],
+        [*CITEQA, "eval", str(dataset), *own_corpus, "--store", str(store), "--json", str(out), "-q"],
         check=True,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -76,6 +78,7 @@ def main() -> None:
                 print(
                     f"done: {name} {backend} ({time.strftime('%H:%M:%S')}, load {os.getloadavg()[0]:.2f})", flush=True
                 )
+                print(json.dumps({key: summary[key] for key in SHOWN}), flush=True)
     head = f"{'dataset':<18} {'backend':<12} {'index s':>8} {'MRR@10':>7} {'hit@1':>6} {'hit@3':>6} "
     print(head + f"{'search p50/p95 ms':>18} {'answer p50/p95 ms':>18}")
     for name, backend, s in rows:
