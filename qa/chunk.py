@@ -21,6 +21,11 @@ class Chunk:
     text: str
 
 
+def chunk_embedding_text(title: str, chunk_text: str, with_title: bool) -> str:
+    """The text a chunk is BM25-indexed as: a headline gives every passage of an article its topic."""
+    return f"{title}. {chunk_text}" if with_title and title else chunk_text
+
+
 def chunk_sentences(
     sentences: Sequence[Sentence],
     count_tokens: Callable[[Sequence[str]], list[int]],

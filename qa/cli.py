@@ -195,7 +195,11 @@ def _watch(assistant, quiet: bool) -> None:
     def listening() -> None:
         typer.echo(f"Watching {printable(str(assistant.corpus))} for changes; Ctrl+C stops.")
 
-    watch_corpus(assistant.corpus, refresh, on_ready=listening)
+    try:
+        watch_corpus(assistant.corpus, refresh, on_ready=listening)
+    except KeyboardInterrupt:  # Ctrl+C during an update: its write is atomic, so abandoning it loses nothing
+        typer.echo("Stopped watching; the update under way was abandoned, the index is as it was before it.")
+        return
     typer.echo("Stopped watching.")
 
 

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunk import Chunk, chunk_sentences
+from qa.chunk import Chunk, chunk_embedding_text, chunk_sentences
 from qa.duplicates import Fingerprint, copy_groups, fingerprint
 from qa.errors import REBUILD_HINT, CiteqaError, IndexFormatError, IndexUnusableError, first_line
 from qa.formats import Unreadable
 from qa.generations import MANIFEST, Generations, read_manifest, verify_files
 from qa.ingest import (
+    SUPPORTED,
     Article,
     CorpusScan,
     Skipped,
@@ -54,7 +55,6 @@ from qa.storage import (
 )
 from qa.store import MetadataStore
 
-SUPPORTED = "citeqa reads .txt, .md, .html, .htm and .pdf files"
 # A reader that finds its generation replaced while opening it retries with the new CURRENT.
 OPEN_ATTEMPTS = 10
 # Checked by SHA-256 on every open (opening BBC's index takes 91 ms instead of 83): damage there would not fail
@@ -85,11 +85,6 @@ class UpdatePlan:
             self.report.changed.remove(source.id)
             self.report.removed.append(source.id)
         self.report.skipped += 1
-
-
-def chunk_embedding_text(title: str, chunk_text: str, with_title: bool) -> str:
-    """The text a chunk is BM25-indexed as: a headline gives every passage of an article its topic."""
-    return f"{title}. {chunk_text}" if with_title and title else chunk_text
 
 
 class LoadedIndex:

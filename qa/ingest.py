@@ -21,6 +21,7 @@ from qa.sentences import Sentence, split_sentences
 
 TEXT_SUFFIXES = (".txt", ".md")
 ARTICLE_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, *PDF_SUFFIXES)
+SUPPORTED = "citeqa reads .txt, .md, .html, .htm and .pdf files"
 MAX_ARTICLE_BYTES = 20 * 1024 * 1024
 # Front matter of a .md file: YAML between `---` lines, TOML between `+++` lines, at the very top.
 _FRONT_MATTER = re.compile(

@@ -33,12 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunk import chunk_sentences
+from qa.chunk import chunk_embedding_text, chunk_sentences
 from qa.duplicates import Fingerprint, copy_groups, fingerprint
 from qa.errors import CiteqaError, IndexUnusableError, first_line
 from qa.formats import Unreadable
-from qa.index import SUPPORTED, chunk_embedding_text
 from qa.ingest import (
+    SUPPORTED,
     Article,
     Skipped,
     SkippedFile,

@@ -406,4 +406,4 @@ def test_index_watch_keeps_the_index_in_step_with_the_folder(tmp_path, seed_copy
         watcher.send_signal(signal.SIGINT)
         watcher.wait(timeout=30)
     assert watcher.returncode == 0 and "Traceback" not in watcher.stderr.read()
-    assert "Stopped watching." in line_with("Stopped")
+    assert line_with("Stopped").startswith("Stopped watching")  # between updates, or one abandoned
