@@ -82,3 +82,42 @@ def test_a_store_of_another_model_and_an_unreachable_server_are_one_line_errors(
     unreachable = citeqa("ask", QUESTION, "--store", "milvus://127.0.0.1:9", "-q")
     _one_line_error(unreachable, 1)
     assert "Milvus at milvus://127.0.0.1:9" in unreachable.stderr
+
+
+def test_processes_share_one_milvus_server_over_milvus_uri(tmp_path, seed_copy):
+    """A Milvus server (Milvus Lite's own gRPC server, a separate process): one citeqa process indexes the seeds,
+    another a second folder, a third answers from both, through `milvus://HOST:PORT`."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "server"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        store = f"milvus://127.0.0.1:{port}"
+        wire = tmp_path / "wire"
+        wire.mkdir()
+        (wire / "busan.txt").write_text("Harris visited the port city of Busan on Friday.\n", encoding="utf-8")
+        assert citeqa("index", str(seed_copy), "--store", store, "-q").returncode == 0
+        assert citeqa("index", str(wire), "--store", store, "-q").returncode == 0
+        asked = citeqa(
+            "ask", "Which port city did Harris visit?", "--corpus", str(seed_copy), "--store", store, "--json"
+        )
+        assert asked.returncode == 0, asked.stderr
+        assert json.loads(asked.stdout)["answer_span"]["text"] == "Busan"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
