@@ -42,7 +42,7 @@ IndexOpt = Annotated[
         envvar=["CITEQA_STORE", "CITEQA_INDEX"],
         help="Where the index is kept: a folder (default: one per corpus and model in the user cache directory), "
         "a Milvus Lite file NAME.db, or a Milvus server milvus://HOST:PORT (both need: pip install "
-        "'citeqa[milvus]').",
+        "'citeqa\\[milvus]').",
         show_envvar=True,
     ),
 ]
