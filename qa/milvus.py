@@ -121,15 +121,21 @@ def _client(uri: str) -> _Guarded:
             f"cannot open the Milvus Lite file {uri}: another process is using it (Milvus Lite allows one at a "
             f"time; use a Milvus server for several), or it is not a Milvus Lite database ({first_line(exc)})"
         ) from exc
-    for name in client.list_collections():
+    guarded = _Guarded(client, uri)
+    for name in guarded.list_collections():
         if name.startswith(PREFIX):
-            client.load_collection(name)
-    return _Guarded(client, uri)
+            guarded.load_collection(name)
+    return guarded
 
 
 def _article_number(key: str, probe: int = 0) -> int:
     digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
     return ((digest >> (64 - ARTICLE_BITS)) + probe) % (1 << ARTICLE_BITS) + 1
+
+
+def _name_number(key: str) -> int:
+    """The primary key of a named row (a term's document frequency, a meta entry): 63 bits of its hash."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> 1
 
 
 def _key(corpus: str, article_id: str) -> str:
@@ -172,12 +178,12 @@ class MilvusStore:
     def _meta(self, key: str) -> dict | None:
         if not self.db.has_collection(self._name("meta")):
             return None
-        rows = self.db.query(self._name("meta"), filter=f"number == {_article_number(key)}", output_fields=["value"])
+        rows = self.db.query(self._name("meta"), filter=f"number == {_name_number(key)}", output_fields=["value"])
         return json.loads(rows[0]["value"]) if rows else None
 
     def _set_meta(self, key: str, value: dict) -> None:
         self.db.upsert(
-            self._name("meta"), [{"number": _article_number(key), "value": json.dumps(value), "dummy": [0.0, 0.0]}]
+            self._name("meta"), [{"number": _name_number(key), "value": json.dumps(value), "dummy": [0.0, 0.0]}]
         )
 
     def built_with(self) -> IndexParams | None:
@@ -212,13 +218,13 @@ class MilvusStore:
 
     def check(self) -> dict[str, int]:
         """Every article's sentence and chunk counts against the rows present."""
-        reader = self.open()
-        articles = reader.articles()
-        expected = {"articles": len(articles), "sentences": 0, "chunks": 0}
-        for row in self._rows("articles", "", ["sentences", "chunks"]):
-            expected["sentences"] += row["sentences"]
-            expected["chunks"] += row["chunks"]
-        counts = reader.counts
+        counts = self.open().counts
+        rows = self._rows("articles", "", ["sentences", "chunks"])
+        expected = {
+            "articles": len(rows),
+            "chunks": sum(r["chunks"] for r in rows),
+            "sentences": sum(r["sentences"] for r in rows),
+        }
         if counts != expected:
             raise IndexUnusableError(
                 f"the Milvus collections at {self.uri} disagree: {counts} rows, {expected} expected"
@@ -539,7 +545,7 @@ class MilvusStore:
     def _add_df(self, delta: Counter[str]) -> None:
         """Add document-frequency changes to the terms collection (read, add, write back)."""
         changed = {k: v for k, v in delta.items() if v}
-        numbers = {k: _article_number(k) for k in changed}
+        numbers = {k: _name_number(k) for k in changed}
         for start in range(0, len(changed), BATCH):
             keys = list(changed)[start : start + BATCH]
             current = {
@@ -549,11 +555,10 @@ class MilvusStore:
             rows, gone = [], []
             for k in keys:
                 value = current.get(numbers[k], 0) + changed[k]
-                (
+                if value > 0:
                     rows.append({"number": numbers[k], "df": value, "dummy": [0.0, 0.0]})
-                    if value > 0
-                    else gone.append(numbers[k])
-                )
+                else:
+                    gone.append(numbers[k])
             if rows:
                 self.db.upsert(self._name("terms"), rows)
             if gone:
@@ -605,31 +610,6 @@ class _Writer:
             self.pending[name] = []
 
 
-# What a reader fetches of a sentence or chunk row, all at once (not the BM25 terms and sparse vector).
-_ROW_FIELDS = {
-    "sentences": ["row", "article", "position", "start", "end", "text", "chunk_a", "chunk_b", "vector"],
-    "chunks": ["row", "article", "position", "first", "last", "text"],
-    "articles": [
-        "number",
-        "corpus",
-        "id",
-        "title",
-        "date",
-        "path",
-        "sha256",
-        "size",
-        "mtime_ns",
-        "author",
-        "source",
-        "url",
-        "pages",
-        "sentences",
-        "chunks",
-    ],
-}
-REMEMBERED_ROWS = 50_000
-
-
 # The articles collection's columns besides its number; the rest of a row is the text, kept in parts.
 _ARTICLE_TEXT = (
     "key",
@@ -647,6 +627,14 @@ _ARTICLE_TEXT = (
 )
 _ARTICLE_NUMBERS = ("size", "mtime_ns", "shingles", "sentences", "chunks")
 _ARTICLE_FIELDS = ["number", *_ARTICLE_TEXT[1:-1], "size", "mtime_ns"]  # what an ArticleRow is made of
+
+# What a reader fetches of a row, all at once (not the BM25 terms and sparse vector, nor fingerprints).
+_ROW_FIELDS = {
+    "sentences": ["row", "article", "position", "start", "end", "text", "chunk_a", "chunk_b", "vector"],
+    "chunks": ["row", "article", "position", "first", "last", "text"],
+    "articles": [*_ARTICLE_FIELDS, "sentences", "chunks"],
+}
+REMEMBERED_ROWS = 50_000
 
 
 def _article(row: dict, shown_id: str | None = None) -> ArticleRow:
@@ -805,7 +793,7 @@ class MilvusReader:
 
     def idf(self, terms: Sequence[str], collection: str) -> dict[str, float]:
         """As the local backend weighs terms (Lucene's idf), from the document frequencies kept in Milvus."""
-        numbers = {t: _article_number(f"{collection}\x1f{t}") for t in terms}
+        numbers = {t: _name_number(f"{collection}\x1f{t}") for t in terms}
         df = {
             r["number"]: r["df"]
             for r in self.db.get(self.store._name("terms"), ids=list(set(numbers.values())), output_fields=["df"])
