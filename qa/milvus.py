@@ -775,10 +775,11 @@ class MilvusReader:
 
     def chunks_containing(self, sentence_rows: np.ndarray) -> np.ndarray:
         found = self._get("sentences", sentence_rows, ["row", "chunk_a", "chunk_b"])
-        # Both columns, first ones first: the order of `found` (best sentence first) is kept for each column.
-        return np.array(
-            [c for column in ("chunk_a", "chunk_b") for r in found if (c := r[column]) >= 0], dtype=np.int64
-        )
+        # As the local backend orders them: every sentence's last chunk (best sentence first), then the chunks
+        # before those that overlap it. chunk_a is the earlier of two holders, chunk_b the later.
+        last = [r["chunk_b"] if r["chunk_b"] >= 0 else r["chunk_a"] for r in found if r["chunk_a"] >= 0]
+        earlier = [r["chunk_a"] for r in found if r["chunk_b"] >= 0]
+        return np.array(last + earlier, dtype=np.int64)
 
     def chunk_ranges(self, chunk_rows: Sequence[int]) -> np.ndarray:
         found = self._get("chunks", chunk_rows, ["row", "first", "last"])
