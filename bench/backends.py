@@ -63,6 +63,7 @@ def run(dataset: Path, corpus: Path, store: Path, work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad-questions", type=int, default=1000)
+    parser.add_argument("--backend", choices=("both", "local", "milvus"), default="both", help="run only one side")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -72,7 +73,8 @@ def main() -> None:
             ("BBC dev", BENCH / "bbc-dev.jsonl", BENCH / "bbc"),
             (f"SQuAD ({args.squad_questions} q)", squad, corpus_of(squad)),
         ):
-            for backend, store in (("local", work / f"local-{len(rows)}"), ("Milvus Lite", work / f"m{len(rows)}.db")):
+            sides = (("local", work / f"local-{len(rows)}"), ("Milvus Lite", work / f"m{len(rows)}.db"))
+            for backend, store in sides[args.backend == "milvus" :][: 1 if args.backend == "local" else 2]:
                 summary = run(dataset, corpus, store, work)
                 rows.append((name, backend, summary))
                 print(
