@@ -317,7 +317,7 @@ class MilvusStore:
         self, corpus: Path, params: IndexParams, embedder, progress: Progress = no_progress, rebuild: bool = False
     ) -> UpdateReport:
         """Bring this corpus's articles in Milvus in line with the folder: new and changed ones embedded and
-        inserted, removed ones deleted, moved ones renamed; other corpora are left alone."""
+        inserted, removed ones deleted, touched ones re-dated; other corpora are left alone."""
         started = time.perf_counter()
         existing = self.built_with()
         if existing is not None and existing != params:
