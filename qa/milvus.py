@@ -861,9 +861,8 @@ class MilvusReader:
 
     def describe(self) -> dict:
         location = Path(self.store.uri).expanduser()
-        size = (
-            sum(p.stat().st_size for p in location.parent.rglob("*") if p.is_file()) if location.suffix == ".db" else 0
-        )
+        # Milvus Lite keeps its data in the .db folder itself; a server's size is not ours to measure.
+        size = sum(p.stat().st_size for p in location.rglob("*") if p.is_file()) if location.is_dir() else 0
         return {
             "generation": "milvus",
             "model": self.model_id,
