@@ -64,6 +64,12 @@ def fingerprint(text: str) -> Fingerprint:
     return Fingerprint(sketch.hashvalues.astype(np.uint64), len(shingles))
 
 
+def other_copies(groups: Mapping[str, str], article_id: str) -> list[str]:
+    """The other articles of `article_id`'s group (from `copy_groups`), by id; none when it has no copy."""
+    group = groups.get(article_id)
+    return sorted(other for other, g in groups.items() if group is not None and g == group and other != article_id)
+
+
 def copy_groups(fingerprints: Mapping[str, Fingerprint]) -> dict[str, str]:
     """The group of every article that has a copy: article id → the group's first article id."""
     from datasketch import MinHash, MinHashLSH

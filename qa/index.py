@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.chunk import Chunk, chunk_embedding_text, chunk_sentences
-from qa.duplicates import Fingerprint, copy_groups, fingerprint
+from qa.duplicates import Fingerprint, copy_groups, fingerprint, other_copies
 from qa.errors import REBUILD_HINT, CiteqaError, IndexFormatError, IndexUnusableError, first_line
 from qa.formats import Unreadable
 from qa.generations import MANIFEST, Generations, read_manifest, verify_files
@@ -40,6 +40,7 @@ from qa.ingest import (
     shown_path,
     stored_path,
 )
+from qa.lexical import lucene_idf
 from qa.retrieve import top_rows
 from qa.sentences import normalise_space
 from qa.storage import (
@@ -168,9 +169,8 @@ class LoadedIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         scores = self._bm25_scores(terms, collection)
         if scope is not None:
-            allowed = (
-                scope.payload[0] if collection == "chunks" else np.isin(self.article_ids(collection), [*scope.articles])
-            )
+            chunks, sentences = scope.payload
+            allowed = chunks if collection == "chunks" else np.isin(np.arange(len(scores)), sentences)
             scores = np.where(allowed, scores, 0.0)
         rows = top_rows(scores, n)
         rows = rows[scores[rows] > 0]
@@ -215,21 +215,17 @@ class LoadedIndex:
         return self._copy_groups
 
     def copies(self, article_id: str) -> list[ArticleRow]:
-        groups = self.copy_groups()
-        group = groups.get(article_id)
-        others = sorted(other for other, g in groups.items() if g == group and other != article_id) if group else []
-        return [self.store.article(other) for other in others]
+        return [self.store.article(other) for other in other_copies(self.copy_groups(), article_id)]
 
     def idf(self, terms: Sequence[str], collection: str) -> dict[str, float]:
-        """As bm25s weighs terms (Lucene's idf); a term the collection lacks gets the rarest weight."""
+        """From the document frequencies in the bm25s model's sparse matrix."""
         model = self._bm25[collection]
         indptr = model.scores["indptr"]
         total = model.scores["num_docs"]
         weights = {}
         for term in terms:
             token = model.vocab_dict.get(term)
-            df = 0 if token is None else int(indptr[token + 1] - indptr[token])
-            weights[term] = float(np.log(1 + (total - df + 0.5) / (df + 0.5)))
+            weights[term] = lucene_idf(0 if token is None else int(indptr[token + 1] - indptr[token]), total)
         return weights
 
     def chunks(self, rows: Sequence[int]) -> list[ChunkRow]:

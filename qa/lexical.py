@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from functools import cache, lru_cache
 
+import numpy as np
+
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Questions are our queries: their function words carry no evidence, and "s" is what possessives leave.
 _QUESTION_WORDS = ("who", "whom", "whose", "what", "when", "where", "which", "why", "how", "did", "does", "do", "s")
@@ -38,6 +40,12 @@ IRREGULAR = dict(
     broke:break broken:break shown:show did:do done:do felt:feel heard:hear hung:hang laid:lay lent:lend
     lit:light overtook:overtake undertook:undertake withdrew:withdraw withdrawn:withdraw""".split()  # noqa: SIM905
 )
+
+
+def lucene_idf(df: int, total: int) -> float:
+    """BM25's inverse document frequency of a term in `df` of `total` documents, as bm25s (and Lucene) weigh it;
+    a term no document has gets the rarest weight."""
+    return float(np.log(1 + (total - df + 0.5) / (df + 0.5)))
 
 
 def terms(text: str) -> list[str]:

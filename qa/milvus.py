@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.chunk import chunk_embedding_text, chunk_sentences
-from qa.duplicates import Fingerprint, copy_groups, fingerprint
+from qa.duplicates import Fingerprint, copy_groups, fingerprint, other_copies
 from qa.errors import CiteqaError, IndexUnusableError, first_line
 from qa.formats import Unreadable
 from qa.ingest import (
@@ -49,7 +49,7 @@ from qa.ingest import (
     shown_path,
     stored_path,
 )
-from qa.lexical import terms
+from qa.lexical import lucene_idf, terms
 from qa.sentences import normalise_space
 from qa.storage import (
     ArticleRow,
@@ -128,14 +128,17 @@ def _client(uri: str) -> _Guarded:
     return guarded
 
 
+def _hash64(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+
+
 def _article_number(key: str, probe: int = 0) -> int:
-    digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
-    return ((digest >> (64 - ARTICLE_BITS)) + probe) % (1 << ARTICLE_BITS) + 1
+    return ((_hash64(key) >> (64 - ARTICLE_BITS)) + probe) % (1 << ARTICLE_BITS) + 1
 
 
 def _name_number(key: str) -> int:
     """The primary key of a named row (a term's document frequency, a meta entry): 63 bits of its hash."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> 1
+    return _hash64(key) >> 1
 
 
 def _key(corpus: str, article_id: str) -> str:
@@ -529,8 +532,7 @@ class MilvusStore:
         """Delete an article's rows; the document frequencies they took away."""
         df: Counter[str] = Counter()
         for collection in ("sentences", "chunks"):
-            for found in self._rows(collection, f"article == {number}", ["terms"]):
-                df.update(f"{collection}\x1f{t}" for t in set(found["terms"].split()) - {"_"})
+            df.update(_term_counts(collection, self._rows(collection, f"article == {number}", ["terms"])))
         for collection in ("sentences", "chunks", "texts"):
             self.db.delete(self._name(collection), filter=f"article == {number}")
         self.db.delete(self._name("articles"), ids=[number])
@@ -581,6 +583,11 @@ class MilvusStore:
             )
 
 
+def _term_counts(collection: str, rows: Iterable[dict]) -> Counter[str]:
+    """How many of the rows (sentences or chunks) hold each term: their share of its document frequency."""
+    return Counter(f"{collection}\x1f{t}" for row in rows for t in set(row["terms"].split()) - {"_"})
+
+
 class _Writer:
     """Rows of many articles written BATCH at a time; an article's own row goes after its sentences, chunks
     and text, so that an article listed is an article complete (an update stopped midway redoes it)."""
@@ -593,9 +600,7 @@ class _Writer:
 
     def add(self, rows: dict[str, list[dict]]) -> Counter[str]:
         """Queue one article's rows; the document frequencies of its terms, by collection."""
-        df: Counter[str] = Counter()
-        for collection in ("sentences", "chunks"):
-            df.update(f"{collection}\x1f{t}" for row in rows[collection] for t in set(row["terms"].split()) - {"_"})
+        df = _term_counts("sentences", rows["sentences"]) + _term_counts("chunks", rows["chunks"])
         for name in self.ORDER:
             self.pending[name] += rows[name]
         if len(self.pending["sentences"]) >= BATCH:
@@ -799,8 +804,7 @@ class MilvusReader:
             r["number"]: r["df"]
             for r in self.db.get(self.store._name("terms"), ids=list(set(numbers.values())), output_fields=["df"])
         }
-        total = self.counts[collection]
-        return {t: float(np.log(1 + (total - df.get(n, 0) + 0.5) / (df.get(n, 0) + 0.5))) for t, n in numbers.items()}
+        return {t: lucene_idf(df.get(n, 0), self.counts[collection]) for t, n in numbers.items()}
 
     # -- reading -------------------------------------------------------------------------------------
     def chunks(self, rows: Sequence[int]) -> list[ChunkRow]:
@@ -853,11 +857,7 @@ class MilvusReader:
         return self._groups
 
     def copies(self, article_id: str) -> list[ArticleRow]:
-        groups = self.copy_groups()
-        group = groups.get(article_id)
-        return [
-            self.article(other) for other in sorted(groups) if group and groups[other] == group and other != article_id
-        ]
+        return [self.article(other) for other in other_copies(self.copy_groups(), article_id)]
 
     def describe(self) -> dict:
         location = Path(self.store.uri).expanduser()
