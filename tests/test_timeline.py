@@ -33,6 +33,10 @@ def test_agreement_same_dates_and_undated_articles_are_not_disagreement():
     assert not disagree(untyped, [_cite(1, "2020-01-10", "The plant opened."), _cite(2, "2021-01-10", "It closed.")])
     cost, staff = _cite(1, "2020-01-10", "The plant cost $40m."), _cite(2, "2021-01-10", "It employs 300 people.")
     assert not disagree(untyped, [cost, staff])  # two facts, not two answers
+    when = analyse_question("When was Levi's Stadium chosen?")
+    played = _cite(1, "2016-02-08", "The game was played on February 7, 2016, at Levi's Stadium in Santa Clara.")
+    voted = _cite(2, "2013-05-22", "On May 21, 2013, NFL owners voted and awarded the game to Levi's Stadium.")
+    assert not disagree(when, [played, voted])  # two events, each with its own date, not one changed fact
 
 
 def test_an_answer_from_articles_that_changed_their_figure_says_as_of(tmp_path):
