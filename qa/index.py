@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.bm25 import Bm25Matrix
 from qa.chunk import Chunk, chunk_embedding_text, chunk_sentences
 from qa.duplicates import Fingerprint, copy_groups, fingerprint, other_copies
 from qa.errors import REBUILD_HINT, CiteqaError, IndexFormatError, IndexUnusableError, first_line
@@ -183,9 +184,7 @@ class LoadedIndex:
         """BM25 of every row, remembered for the last terms asked (retrieval and the answer step ask twice)."""
         asked, scores = self._last_scores.get(collection, ((), None))
         if scores is None or asked != tuple(terms):
-            model = self._bm25[collection]
-            ids = model.get_tokens_ids(list(terms))
-            scores = model.get_scores_from_ids(ids) if ids else np.zeros(self.counts[collection], dtype=np.float32)
+            scores = self._bm25[collection].scores(terms)
             self._last_scores[collection] = (tuple(terms), scores)
         return scores
 
@@ -218,15 +217,9 @@ class LoadedIndex:
         return [self.store.article(other) for other in other_copies(self.copy_groups(), article_id)]
 
     def idf(self, terms: Sequence[str], collection: str) -> dict[str, float]:
-        """From the document frequencies in the bm25s model's sparse matrix."""
-        model = self._bm25[collection]
-        indptr = model.scores["indptr"]
-        total = model.scores["num_docs"]
-        weights = {}
-        for term in terms:
-            token = model.vocab_dict.get(term)
-            weights[term] = lucene_idf(0 if token is None else int(indptr[token + 1] - indptr[token]), total)
-        return weights
+        """From the document frequencies in the BM25 matrix."""
+        matrix = self._bm25[collection]
+        return {term: lucene_idf(matrix.document_frequency(term), matrix.num_docs) for term in terms}
 
     def chunks(self, rows: Sequence[int]) -> list[ChunkRow]:
         return self.store.chunks(rows)
@@ -258,11 +251,9 @@ class LoadedIndex:
             "size_bytes": self.size_bytes(),
         }
 
-    def _load_bm25(self, name: str):
-        import bm25s
-
+    def _load_bm25(self, name: str) -> Bm25Matrix:
         try:
-            return bm25s.BM25.load(str(self.directory / f"bm25-{name}"), load_corpus=False)
+            return Bm25Matrix.load(self.directory / f"bm25-{name}")
         except (OSError, ValueError, KeyError) as exc:
             raise IndexUnusableError(
                 f"BM25 data of the index at {self.directory.parent} is damaged ({first_line(exc)}); {REBUILD_HINT}"

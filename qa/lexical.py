@@ -8,8 +8,12 @@ from functools import cache, lru_cache
 import numpy as np
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
-# Questions are our queries: their function words carry no evidence, and "s" is what possessives leave.
+# Lucene's English stop words (as bm25s has them; bm25s itself is not imported at question time: it imports
+# scipy). Questions are our queries: their function words carry no evidence, and "s" is what possessives leave.
+STOPWORDS_EN = """a an and are as at be but by for if in into is it no not of on or such that the their then there
+these they this to was will with""".split()  # noqa: SIM905
 _QUESTION_WORDS = ("who", "whom", "whose", "what", "when", "where", "which", "why", "how", "did", "does", "do", "s")
+_STOPWORDS = frozenset(STOPWORDS_EN).union(_QUESTION_WORDS)
 
 
 @cache
@@ -17,13 +21,6 @@ def _stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english")
-
-
-@cache
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN).union(_QUESTION_WORDS)
 
 
 # Snowball leaves irregular forms alone ("met" is not "meet"); the answer step compares a question with a
@@ -67,7 +64,7 @@ def term_set(text: str) -> frozenset[str]:
 
 @lru_cache(maxsize=8192)
 def _cached_terms(text: str, fold_irregular: bool) -> tuple[str, ...]:
-    words = [w for w in _TOKEN.findall(text.lower().replace("’", "'")) if w not in _stopwords()]
+    words = [w for w in _TOKEN.findall(text.lower().replace("’", "'")) if w not in _STOPWORDS]
     if fold_irregular:
         words = [IRREGULAR.get(w, w) for w in words]
     return tuple(_stemmer().stemWords(words))
