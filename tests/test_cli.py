@@ -1,6 +1,7 @@
 """The command line as a user meets it: exit codes, one-line errors, JSON schema, imports kept lazy."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -407,3 +408,22 @@ def test_index_watch_keeps_the_index_in_step_with_the_folder(tmp_path, seed_copy
         watcher.wait(timeout=30)
     assert watcher.returncode == 0 and "Traceback" not in watcher.stderr.read()
     assert line_with("Stopped").startswith("Stopped watching")  # between updates, or one abandoned
+
+
+def test_progress_bars_load_rich_only_when_there_is_progress_to_show():
+    """An `ask` on an index that is up to date reports nothing, so it does not import rich's progress bars."""
+    code = (
+        "import sys\n"
+        "from qa.progress import progress_bars\n"
+        "with progress_bars() as report:\n"
+        "    pass\n"
+        "print('rich.progress' in sys.modules)\n"
+        "with progress_bars() as report:\n"
+        "    report('embedding', 1, 4)\n"
+        "    report('embedding', 4, 4)\n"
+    )
+    env = {**os.environ, "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"}  # rich draws as on a terminal
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    assert "Embedding" in result.stderr and "4/4" in result.stderr

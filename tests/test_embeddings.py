@@ -45,13 +45,15 @@ def test_onnx_export_matches_sentence_transformers(seed_index_dir):
 
 
 def test_one_shot_ask_does_not_import_torch(seed_index_dir):
+    """Nor what only indexing needs: bm25s and scipy (0.3 s); nor pydantic, which typer 0.29 brings (0.1 s)."""
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from qa.cli import app\n"
         f"r = CliRunner().invoke(app, ['ask', 'Who did Lee In-young meet?', '--index', {str(seed_index_dir)!r}])\n"
         "assert r.exit_code == 0 and 'Harry Harris' in r.output, r.output\n"
-        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers', 'bm25s', 'scipy', 'pydantic')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -120,3 +122,32 @@ def test_unknown_precision_is_refused():
 
     with pytest.raises(EmbeddingError, match="unknown precision 'int4'"):
         load_embedder(precision="int4")
+
+
+def test_the_saved_optimized_graph_gives_the_plain_models_vectors(seed_index_dir, tmp_path):
+    """The first session saves onnxruntime's rewritten graph with its weights apart; later sessions load that
+    (no rewrite, weights mapped) and give the vectors a plain session of the export gives. A damaged saved
+    copy is made again, never used."""
+    import onnxruntime
+
+    export = load_embedder(export_root=cache_root() / "onnx").directory
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.json", "model.onnx"):
+        (folder / name).symlink_to(export / name)
+    texts = [s.text for p in SEEDS.glob("*.txt") for s in split_sentences(p.read_text(encoding="utf-8"))]
+    plain = OnnxEmbedder(DEFAULT_MODEL, folder)
+    plain.__dict__["session"] = onnxruntime.InferenceSession(str(folder / "model.onnx"))  # onnxruntime's defaults
+    expected = plain.encode(texts)
+
+    first = OnnxEmbedder(DEFAULT_MODEL, folder).encode(texts)
+    saved = folder / "optimized-fp32"
+    assert sorted(p.name for p in saved.iterdir()) == ["model.onnx", "weights.data"]
+    assert (saved / "model.onnx").stat().st_size < 1_000_000  # the weights are in their own file
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []  # no staging left behind
+    again = OnnxEmbedder(DEFAULT_MODEL, folder).encode(texts)
+    assert np.abs(first - expected).max() < 1e-5 and np.abs(again - expected).max() < 1e-5
+
+    (saved / "model.onnx").write_bytes(b"damaged")
+    assert np.abs(OnnxEmbedder(DEFAULT_MODEL, folder).encode(texts) - expected).max() < 1e-5
+    assert (saved / "model.onnx").stat().st_size > len(b"damaged")  # made again
