@@ -18,6 +18,7 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Sequence
+from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
 
@@ -135,11 +136,12 @@ class OnnxEmbedder:
         try:
             staged.mkdir()
             session = _session(model, level, save_to=staged / "model.onnx")
-            staged.rename(saved)  # atomic; fails if another process saved it first, which is as good
-        except Exception:  # no room, or lost the race: this process simply goes without the saved copy
-            session = _session(model, level)
-        finally:
+        except Exception:  # no room to save it: this process goes without the saved copy
             shutil.rmtree(staged, ignore_errors=True)
+            return _session(model, level)
+        with suppress(OSError):  # atomic; fails when another process saved its copy first, which is as good
+            staged.rename(saved)
+        shutil.rmtree(staged, ignore_errors=True)  # left only when the rename failed
         return session
 
     def _load_tokenizer(self, truncate: bool):
