@@ -269,7 +269,18 @@ def info(
         ("Built", "created"),
     ):
         typer.echo(f"{label + ':':<11}{printable(str(details[key]))}")
+    if "vectors" in details:
+        typer.echo(f"{'Search:':<11}{_describe_vectors(details['vectors'])}")
     typer.echo(f"{'Size:':<11}{details['size_bytes'] / 1024:,.0f} KiB")
+
+
+def _describe_vectors(layout: dict) -> str:
+    if layout["kind"] == "flat":
+        return "exact (FAISS flat)"
+    return (
+        f"HNSW graph of {layout['base']:,} vectors, {layout['delta']:,} added since (searched exactly), "
+        f"{layout['tombstones']:,} removed"
+    )
 
 
 def _list_articles(rows, as_json: bool) -> None:

@@ -77,7 +77,8 @@ class Generations:
 
     def publish(self, temp: Path, manifest: dict) -> Path:
         """Record the staged files' checksums in its manifest, make it durable, and switch CURRENT to it."""
-        manifest = {"format": FORMAT_VERSION, **manifest, "files": file_digests(temp)}
+        linked = manifest.pop("linked", {})  # hard links to a previous generation's files: checksums known
+        manifest = {"format": FORMAT_VERSION, **manifest, "files": file_digests(temp, linked)}
         (temp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         _fsync_tree(temp)
         generation = self.root / f"gen-{time.time_ns()}"
@@ -121,13 +122,16 @@ def read_manifest(directory: Path) -> dict:
     return manifest
 
 
-def file_digests(directory: Path) -> dict[str, dict]:
-    """Size and SHA-256 of every file below `directory`, keyed by relative path."""
-    return {
-        path.relative_to(directory).as_posix(): {"size": path.stat().st_size, "sha256": _sha256(path)}
-        for path in sorted(directory.rglob("*"))
-        if path.is_file() and path.name != MANIFEST
-    }
+def file_digests(directory: Path, known: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Size and SHA-256 of every file below `directory`, keyed by relative path; those `known` (hard links to
+    files already recorded) are not read again."""
+    known = known or {}
+    digests = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name != MANIFEST:
+            name = path.relative_to(directory).as_posix()
+            digests[name] = known.get(name) or {"size": path.stat().st_size, "sha256": _sha256(path)}
+    return digests
 
 
 def verify_files(directory: Path, manifest: dict, hashed: tuple[str, ...] | None = None) -> None:

@@ -56,6 +56,7 @@ from qa.storage import (
     no_progress,
 )
 from qa.store import MetadataStore
+from qa.vectors import SentenceVectors, write_vectors
 
 # A reader that finds its generation replaced while opening it retries with the new CURRENT.
 OPEN_ATTEMPTS = 10
@@ -98,17 +99,15 @@ class LoadedIndex:
         self.manifest = read_manifest(directory)
         verify_files(directory, self.manifest, HASHED_ON_OPEN)
         try:
-            import faiss
-
             self.store = MetadataStore(directory / "meta.sqlite")
             self.counts = self.store.counts()
-            self.sentence_vectors = faiss.read_index(str(directory / "sentences.faiss"))
+            self.vectors = SentenceVectors(directory)
             self.chunk_spans = self.store.chunk_spans()
         except (RuntimeError, ValueError, OSError) as exc:
             raise IndexUnusableError(
                 f"index at {directory.parent} is damaged ({first_line(exc)}); {REBUILD_HINT}"
             ) from exc
-        if self.sentence_vectors.ntotal != self.counts["sentences"] or len(self.chunk_spans) != self.counts["chunks"]:
+        if self.vectors.count != self.counts["sentences"] or len(self.chunk_spans) != self.counts["chunks"]:
             raise IndexUnusableError(
                 f"index at {directory.parent} is inconsistent (vectors and metadata disagree); {REBUILD_HINT}"
             )
@@ -145,7 +144,7 @@ class LoadedIndex:
 
     def sentence_matrix(self, rows) -> np.ndarray:
         """The unit vectors of the given sentence rows."""
-        return self.sentence_vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+        return self.vectors.matrix(rows)
 
     def scope(self, article_ids: Sequence[str]) -> Scope:
         """Row masks: the chunks of the allowed articles (for BM25) and their sentence rows (for FAISS)."""
@@ -154,16 +153,9 @@ class LoadedIndex:
         return Scope(frozenset(article_ids), int(chunks.sum()), (chunks, sentences))
 
     def dense_sentences(self, vector: np.ndarray, n: int, scope: Scope | None = None) -> np.ndarray:
-        """Exact inner-product search over the sentence vectors (FAISS flat), restricted inside FAISS to the
-        scope's sentences when given, so that a filtered question still gets n sentences."""
-        import faiss
-
-        params = None
-        if scope is not None:
-            params = faiss.SearchParameters()
-            params.sel = faiss.IDSelectorBatch(np.asarray(scope.payload[1], dtype=np.int64))
-        _, rows = self.sentence_vectors.search(vector.reshape(1, -1).astype(np.float32), n, params=params)
-        return rows[0][rows[0] >= 0]
+        """Inner-product search over the sentence vectors (exact, or the HNSW graph of a large index: see
+        qa.vectors), restricted to the scope's sentences when given, so that a filtered question still gets n."""
+        return self.vectors.nearest(vector, n, None if scope is None else scope.payload[1])
 
     def bm25_top(
         self, terms: Sequence[str], collection: str, n: int, scope: Scope | None = None
@@ -242,6 +234,7 @@ class LoadedIndex:
     def describe(self) -> dict:
         return {
             "generation": self.directory.name,
+            "vectors": asdict(self.vectors.layout),
             "model": self.model_id,
             "precision": self.params.precision,
             "dim": self.manifest["dim"],
@@ -451,11 +444,13 @@ class GenerationBuilder:
         self.chunk_texts: list[str] = []
         self.sentence_texts: list[str] = []
         self.vector_blocks: list[np.ndarray] = []
+        self.carried_rows: list[np.ndarray] = []  # each new row's row in the previous generation, -1 if new
         self.fingerprints: dict[str, Fingerprint] = {}
         self.previous_fingerprints = previous.store.fingerprints() if previous else {}
 
     def write(self, temp: Path, plan: UpdatePlan, articles: list[Article]) -> dict:
-        """Write meta.sqlite, sentences.faiss and the BM25 folders into `temp`; the manifest's contents."""
+        """Write meta.sqlite, the sentence vectors (qa.vectors) and the BM25 folders into `temp`; the manifest's
+        contents."""
         vectors = self._embed(articles)
         plan.report.embedded = sum(len(a.sentences) for a in articles)
         for done, article in enumerate(articles, 1):
@@ -484,13 +479,20 @@ class GenerationBuilder:
         if not self.sentence_texts:
             raise CiteqaError(f"the articles in '{shown_path(plan.corpus)}' contain no sentences to index")
         self.progress("writing", 0, 1)
-        self._write_vectors(temp / "sentences.faiss", vectors.shape[1])
+        layout, linked = write_vectors(
+            temp,
+            np.concatenate(self.vector_blocks),
+            np.concatenate(self.carried_rows),
+            self.previous.vectors if self.previous else None,
+        )
         _save_bm25(temp / "bm25-chunks", self.chunk_texts)
         _save_bm25(temp / "bm25-sentences", self.sentence_texts)
         self.progress("writing", 1, 1)
         return {
             "model": self.params.model_id,
             "dim": int(vectors.shape[1]),
+            "vectors": asdict(layout),
+            "linked": {name: self.previous.manifest["files"][name] for name in linked},
             "params": asdict(self.params),
             "corpus": stored_path(plan.corpus),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -505,7 +507,7 @@ class GenerationBuilder:
     def _embed(self, articles: list[Article]) -> np.ndarray:
         texts = [normalise_space(s.text) for article in articles for s in article.sentences]
         if not texts:  # only removals, renames or skips: nothing to embed, not even a model to load
-            dim = self.previous.sentence_vectors.d if self.previous else 0
+            dim = self.previous.vectors.dim if self.previous else 0
             return np.zeros((0, dim), dtype=np.float32)
         done = 0
 
@@ -515,13 +517,6 @@ class GenerationBuilder:
             self.progress("embedding", done, len(texts))
 
         return self.embedder.encode(texts, progress=advance)
-
-    def _write_vectors(self, path: Path, dim: int) -> None:
-        import faiss
-
-        flat = faiss.IndexFlatIP(dim)
-        flat.add(np.ascontiguousarray(np.concatenate(self.vector_blocks), dtype=np.float32))
-        faiss.write_index(flat, str(path))
 
     def _add_new(self, store: MetadataStore, article: Article, source: SourceFile, vectors: np.ndarray) -> None:
         chunks = chunk_sentences(
@@ -551,6 +546,7 @@ class GenerationBuilder:
         self.chunk_texts += [chunk_embedding_text(article.title, c.text, self.params.title_in_chunks) for c in chunks]
         self.sentence_texts += [normalise_space(s.text) for s in article.sentences]
         self.vector_blocks.append(vectors)
+        self.carried_rows.append(np.full(len(article.sentences), -1, dtype=np.int64))
 
     def _chunk_rows(self, article_id: str, chunks: list[Chunk], sentence_base: int) -> list[tuple]:
         base = len(self.chunk_texts)
@@ -600,7 +596,9 @@ class GenerationBuilder:
         with_title = previous.params.title_in_chunks
         self.chunk_texts += [chunk_embedding_text(row.title, c.text, with_title) for c in old_chunks]
         self.sentence_texts += [normalise_space(s.text) for s in old_sentences]
-        self.vector_blocks.append(previous.sentence_matrix(np.array([s.row for s in old_sentences], dtype=np.int64)))
+        old_rows = np.array([s.row for s in old_sentences], dtype=np.int64)
+        self.vector_blocks.append(previous.sentence_matrix(old_rows))
+        self.carried_rows.append(old_rows)
 
 
 def _save_bm25(directory: Path, texts: list[str]) -> None:

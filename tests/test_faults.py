@@ -99,7 +99,7 @@ def test_kill_9_at_random_points_of_index(fault_matrix, tmp_path, seed_copy):
         writer.wait()
         assistant.close()  # reopen the live generation, whichever it is now
         loaded = assistant.index
-        consistent = loaded.sentence_vectors.ntotal == loaded.counts["sentences"] and loaded.counts["articles"] >= 2
+        consistent = loaded.vectors.count == loaded.counts["sentences"] and loaded.counts["articles"] >= 2
         answer = assistant.ask(QUESTION)
         record(fault_matrix, "kill -9 during index", consistent and "Harry Harris" in answer.text)
     assistant.close()

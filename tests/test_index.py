@@ -186,7 +186,7 @@ def test_removing_an_article_embeds_nothing(tmp_path, seed_copy):
     assert report.removed == ["000_7e63e6485bed1ddb"] and embedder.encoded == []
     loaded = IndexDir(index_dir).open()
     assert [a.id for a in loaded.store.articles()] == ["004_cffa3cfd4d8230b1"]
-    assert loaded.sentence_vectors.ntotal == loaded.counts["sentences"] > 0
+    assert loaded.vectors.count == loaded.counts["sentences"] > 0
     loaded.close()
 
 
