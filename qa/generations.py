@@ -149,6 +149,15 @@ def verify_files(directory: Path, manifest: dict, hashed: tuple[str, ...] | None
             raise IndexUnusableError(f"index file {path} is missing, truncated or damaged; {REBUILD_HINT}")
 
 
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link to a file of a published generation (never written again), or a copy where the file
+    system has no links."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def _sha256(path: Path) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -27,7 +27,7 @@ from qa.chunk import Chunk, chunk_embedding_text, chunk_sentences
 from qa.duplicates import Fingerprint, copy_groups, fingerprint, other_copies
 from qa.errors import REBUILD_HINT, CiteqaError, IndexFormatError, IndexUnusableError, first_line
 from qa.formats import Unreadable
-from qa.generations import MANIFEST, Generations, read_manifest, verify_files
+from qa.generations import MANIFEST, Generations, link_or_copy, read_manifest, verify_files
 from qa.ingest import (
     SUPPORTED,
     Article,
@@ -353,7 +353,9 @@ class IndexDir:
             previous = None if rebuild or not self.exists() else self._open_previous()
             try:
                 plan = self._plan(corpus, params, previous)
-                if plan.needs_write:
+                if plan.needs_write and previous is not None and plan.report.up_to_date:
+                    self._write_file_facts(previous, plan)
+                elif plan.needs_write:
                     articles = self._read(plan, progress)
                     builder = GenerationBuilder(params, embedder, previous, progress)
                     with self.generations.staging() as temp:
@@ -364,6 +366,22 @@ class IndexDir:
                     previous.close()
         plan.report.seconds = time.perf_counter() - started
         return plan.report
+
+    def _write_file_facts(self, previous: LoadedIndex, plan: UpdatePlan) -> None:
+        """No article was added, changed or removed: files were only touched or moved, or the skipped ones
+        changed. The new generation hard-links every data file of the live one and rewrites only the file
+        facts in a copy of meta.sqlite, so this costs a copy of the metadata, not a rebuild."""
+        manifest = {key: value for key, value in previous.manifest.items() if key not in ("format", "files")}
+        manifest["skipped"] = [asdict(s) for s in plan.scan.skipped]
+        manifest["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        manifest["linked"] = {n: facts for n, facts in previous.manifest["files"].items() if n != "meta.sqlite"}
+        facts = [(*_file_facts(s), s.id) for s in plan.scan.sources if _file_facts(s) != _row_facts(plan.reused[s.id])]
+        with self.generations.staging() as temp:
+            for name in manifest["linked"]:
+                (temp / name).parent.mkdir(parents=True, exist_ok=True)
+                link_or_copy(previous.directory / name, temp / name)
+            previous.store.copy_with_file_facts(temp / "meta.sqlite", facts)
+            self.generations.publish(temp, manifest)
 
     def _read(self, plan: UpdatePlan, progress: Progress) -> list[Article]:
         """Parse the new and changed files; a page or PDF without article text is skipped, with a warning."""

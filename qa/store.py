@@ -79,6 +79,17 @@ class MetadataStore:
                 f"index metadata {self.path} is damaged ({first_line(exc)}); {REBUILD_HINT}"
             ) from exc
 
+    def copy_with_file_facts(self, target: Path, facts: list[tuple[str, int, int, str]]) -> None:
+        """Copy this database to `target` (SQLite's backup API: a consistent copy while others read it) with the
+        (path, size, mtime_ns) of the articles named last in `facts` replaced."""
+        copy = sqlite3.connect(target)
+        try:
+            self.db.backup(copy)
+            with copy:
+                copy.executemany("UPDATE articles SET path = ?, size = ?, mtime_ns = ? WHERE id = ?", facts)
+        finally:
+            copy.close()
+
     def integrity_check(self) -> None:
         """SQLite's own full check of every page and index (reads the whole file)."""
         problems = [row[0] for row in self._query("PRAGMA integrity_check")]

@@ -17,12 +17,13 @@ sentence row of every base vector and then of every delta vector; -1 marks a vec
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from qa.generations import link_or_copy
 
 FLAT_FILE = "sentences.faiss"
 BASE_FILE = "vectors-base.hnsw"
@@ -169,7 +170,7 @@ def write_vectors(
         new = np.flatnonzero(~np.isin(np.arange(len(vectors)), rows[:base]))
         tombstones = int((rows[:base] < 0).sum())
         if max(len(new), tombstones) <= MERGE_SHARE * base:
-            _link_or_copy(previous.directory / BASE_FILE, directory / BASE_FILE)
+            link_or_copy(previous.directory / BASE_FILE, directory / BASE_FILE)
             delta = faiss.IndexFlatIP(vectors.shape[1])
             delta.add(vectors[new])
             faiss.write_index(delta, str(directory / DELTA_FILE))
@@ -191,11 +192,3 @@ def _carry_rows(previous: SentenceVectors, carried: np.ndarray) -> np.ndarray:
     new_row_of_old[carried[kept]] = np.flatnonzero(kept)
     old_rows = previous.rows
     return np.where(old_rows >= 0, new_row_of_old[np.clip(old_rows, 0, None)], -1)
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    """A hard link (the file is never written again), or a copy where the file system has none."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)

@@ -83,6 +83,33 @@ def test_unchanged_corpus_writes_nothing(tmp_path, seed_copy):
     assert IndexDir(index_dir).is_stale(seed_copy)
 
 
+def test_touched_files_rewrite_only_the_metadata(tmp_path, seed_copy):
+    """An update that changed no article (files touched) links every data file of the live generation (same
+    inodes: nothing rewritten) and writes only a copy of meta.sqlite with the new file facts; the index
+    checks clean and answers the same."""
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    before = IndexDir(index_dir).open()
+    old_generation, old_rows = before.directory, {a.id: a for a in before.store.articles()}
+    old_inodes = {name: (before.directory / name).stat().st_ino for name in before.manifest["files"]}
+    before.close()
+    touched = seed_copy / "000_7e63e6485bed1ddb.txt"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    report, embedder = _build(index_dir, seed_copy)
+    assert report.up_to_date and embedder.encoded == []
+    after = IndexDir(index_dir).open()
+    assert after.directory != old_generation
+    new_inodes = {name: (after.directory / name).stat().st_ino for name in after.manifest["files"]}
+    assert new_inodes.keys() == old_inodes.keys()
+    assert [name for name in new_inodes if new_inodes[name] != old_inodes[name]] == ["meta.sqlite"]
+    rows = {a.id: a for a in after.store.articles()}
+    assert rows["000_7e63e6485bed1ddb"].mtime_ns == touched.stat().st_mtime_ns
+    assert rows["004_cffa3cfd4d8230b1"] == old_rows["004_cffa3cfd4d8230b1"]
+    after.close()
+    assert IndexDir(index_dir).check()["articles"] == 2
+    assert not IndexDir(index_dir).is_stale(seed_copy)
+
+
 def test_interrupted_write_leaves_previous_index_usable(tmp_path, seed_copy, monkeypatch):
     index_dir = tmp_path / "idx"
     _build(index_dir, seed_copy)
