@@ -70,6 +70,8 @@ class SentenceVectors:
                 raise ValueError("vector rows and vectors disagree")
             live = self.rows >= 0
             self.count = int(live.sum())
+            if self.rows[live].max(initial=-1) >= self.count:
+                raise ValueError("vector rows point past the sentences")
             self.place = np.full(self.count, -1, dtype=np.int64)  # sentence row -> vector id (base, then delta)
             self.place[self.rows[live]] = np.flatnonzero(live)
             if (self.place < 0).any():
@@ -80,12 +82,8 @@ class SentenceVectors:
                 self._bitmap = np.packbits(live[: self.base.ntotal], bitorder="little")
                 self._live_base = faiss.IDSelectorBitmap(self.base.ntotal, faiss.swig_ptr(self._bitmap))
         else:
-            self.base, self.delta, self.rows, self.place = (
-                faiss.read_index(str(directory / FLAT_FILE)),
-                None,
-                None,
-                None,
-            )
+            self.base = faiss.read_index(str(directory / FLAT_FILE))
+            self.delta = self.rows = self.place = None
             self.count = self.base.ntotal
             self.layout = Layout("flat")
         self.dim = self.base.d

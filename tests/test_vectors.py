@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -161,3 +162,24 @@ def test_kill_9_during_a_merge_leaves_the_previous_generation_answering(seed_cop
     leftovers = [p for p in index_dir.iterdir() if p.is_dir() and not p.name.startswith("gen-")]
     assert subprocess.run(command, cwd=ROOT, env=env, capture_output=True).returncode == 0
     assert all(not p.exists() for p in leftovers)
+
+
+def test_damaged_vector_files_give_one_clear_error(seed_copy, tmp_path, monkeypatch):
+    """Each of the graph's files missing, truncated, or (the row table, same size) pointing at rows that do
+    not exist: opening says the index is damaged and how to rebuild, never a traceback."""
+    from qa.errors import IndexUnusableError
+    from qa.vectors import DELTA_FILE, ROWS_FILE
+
+    monkeypatch.setenv("CITEQA_ANN", "always")
+    Assistant(corpus=seed_copy, index_dir=tmp_path / "index").ensure_index()
+    live = IndexDir(tmp_path / "index").live_generation()
+    for name, damage in [
+        (BASE_FILE, lambda p: p.unlink()),
+        (DELTA_FILE, lambda p: p.write_bytes(p.read_bytes()[:10])),
+        (ROWS_FILE, lambda p: np.save(p, np.load(p) + 10_000)),
+    ]:
+        copy = tmp_path / f"damaged-{name}"
+        shutil.copytree(tmp_path / "index", copy)
+        damage(copy / live.name / name)
+        with pytest.raises(IndexUnusableError, match="rebuild"):
+            IndexDir(copy).open()
