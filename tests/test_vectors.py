@@ -100,6 +100,7 @@ def test_updates_add_a_delta_and_tombstones_without_rebuilding_the_graph(seed_co
     layout, same_inode = _layout(index_dir)
     assert same_inode == inode and layout.base == built.base
     assert layout.delta == 2 and layout.tombstones > 0  # the new article's headline and sentence
+    assert IndexDir(index_dir).check()["sentences"] > 0  # the linked graph's checksum, carried over, still holds
     answer = assistant.ask("When will the ferry terminal in Tromsø open?")
     assert "October" in answer.text and answer.citations[0].article_id == "zz-port"
     vector = assistant.embedder.encode(["Report extra- 0"])[0]
