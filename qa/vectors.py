@@ -2,16 +2,17 @@
 `ANN_THRESHOLD` sentences.
 
 Exact search (FAISS flat, one file `sentences.faiss`, vector i is sentence row i) costs time in proportion to
-the corpus: 6.5 ms for a question on BBC's 43,882 sentences, 31 ms at 200,000 (`bench/ann.py`). HNSW answers in
-about 1 ms at any of those sizes with recall@10 ≥ 0.99 on real sentence vectors, but building it costs more
-than the search saves on a small corpus (5 s for BBC, 35 s at 200,000), and a graph cannot lose a node.
+the corpus: 6.5 ms for a question on BBC's 43,882 sentences, 26–31 ms at 200,000, 136 ms at a million
+(`bench/ann.py`). HNSW answers in about 1 ms at all of those sizes with recall@10 ≥ 0.99 on real sentence
+vectors, but building it costs more than the search saves on a small corpus (5 s for BBC, 37 s at 200,000,
+210 s at a million), and a graph cannot lose a node.
 
 So above the threshold a generation holds three files. `vectors-base.hnsw` is an HNSW graph, built once and
-shared by the generations after it through a hard link: an update never rebuilds it. `vectors-delta.faiss` is
-a flat index of the vectors added since the graph was built, searched exactly. `vectors-rows.npy` gives the
-sentence row of every base vector and then of every delta vector; -1 marks a vector whose sentence is gone
-(a tombstone: the graph keeps the node, searches skip it). When the delta or the tombstones grow past
-`MERGE_SHARE` of the base, the next update builds a new graph of everything (a merge).
+shared by the generations after it through a hard link: updates do not rebuild it until a merge.
+`vectors-delta.faiss` is a flat index of the vectors added since the graph was built, searched exactly.
+`vectors-rows.npy` gives the sentence row of every base vector and then of every delta vector; -1 marks a
+vector whose sentence is gone (a tombstone: the graph keeps the node, searches skip it). When the delta or the
+tombstones grow past `MERGE_SHARE` of the base, the next update builds a new graph of everything (a merge).
 """
 
 from __future__ import annotations
