@@ -449,9 +449,10 @@ class IndexDir:
             return None
 
     def _plan(self, corpus: Path, params: IndexParams, previous: LoadedIndex | None) -> UpdatePlan:
-        scan = scan_corpus(corpus)
         if previous is not None:
             self._check_same_index(corpus, params, previous)
+        old_rows = {a.id: a for a in previous.store.articles()} if previous else {}
+        scan = scan_corpus(corpus, {(a.path, a.size, a.mtime_ns): a.sha256 for a in old_rows.values()})
         known_skips = {s.facts: s for s in previous.skipped} if previous else {}
         # A file found unreadable when parsed (a page without an article) is not parsed again while unchanged.
         scan.skipped += [known_skips[_skip_facts(s)] for s in scan.sources if _skip_facts(s) in known_skips]
@@ -461,7 +462,6 @@ class IndexDir:
                 warnings.warn(skipped.message, SkippedFile, stacklevel=3)
         if not scan.sources:
             raise CiteqaError(f"no readable articles in '{shown_path(corpus)}' ({SUPPORTED})")
-        old_rows = {a.id: a for a in previous.store.articles()} if previous else {}
         report = UpdateReport(skipped=len(scan.skipped))
         report.removed = sorted(set(old_rows) - {s.id for s in scan.sources})
         reused: dict[str, ArticleRow] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -206,17 +207,20 @@ def parse_article(source: SourceFile) -> Article:
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A candidate article file: its id (the path below the corpus, without suffix) and its bytes' hash."""
+    """A candidate article file: its id (the path below the corpus, without suffix) and its bytes' hash. A file
+    the index already holds with the same path, size and modification time is not read again: its `data` is
+    None and its hash the indexed one."""
 
     id: str
     path: Path
-    data: bytes
+    data: bytes | None
     size: int
     mtime_ns: int
+    indexed_sha256: str | None = None
 
     @cached_property
     def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+        return self.indexed_sha256 or hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass
@@ -290,9 +294,12 @@ def file_facts(corpus: Path) -> set[tuple[str, int, int]] | None:
     return seen
 
 
-def scan_corpus(corpus: Path) -> CorpusScan:
-    """Read the article files under `corpus`; what cannot be read is listed in `skipped` with the reason."""
+def scan_corpus(corpus: Path, indexed: Mapping[tuple[str, int, int], str] | None = None) -> CorpusScan:
+    """Read the article files under `corpus`; what cannot be read is listed in `skipped` with the reason.
+    `indexed` maps the (path, size, mtime_ns) of files an index holds to their hash: those are not read again
+    (at a million sentences, reading and checking 45,000 unchanged files was most of an update)."""
     root, files, skipped = article_paths(corpus)
+    indexed = indexed or {}
     sources = []
     for path in files:
         reason = None
@@ -300,6 +307,10 @@ def scan_corpus(corpus: Path) -> CorpusScan:
         try:
             stat = path.stat()
             size, mtime_ns = stat.st_size, stat.st_mtime_ns
+            known = indexed.get((stored_path(path), size, mtime_ns)) if indexed else None
+            if known is not None:
+                sources.append(SourceFile(article_id_for(root, path), path, None, size, mtime_ns, known))
+                continue
             if stat.st_size > MAX_ARTICLE_BYTES:
                 reason = f"larger than {MAX_ARTICLE_BYTES // (1024 * 1024)} MiB"
             else:

@@ -110,6 +110,23 @@ def test_touched_files_rewrite_only_the_metadata(tmp_path, seed_copy):
     assert not IndexDir(index_dir).is_stale(seed_copy)
 
 
+def test_an_update_reads_only_files_whose_stat_changed(tmp_path, seed_copy, monkeypatch):
+    """Files the index holds with the same path, size and modification time are not read or hashed again."""
+    import pathlib
+
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    touched = seed_copy / "000_7e63e6485bed1ddb.txt"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    (seed_copy / "new.txt").write_text("Harris visited Busan. He met the mayor there.", encoding="utf-8")
+    read = []
+    real_read_bytes = pathlib.Path.read_bytes
+    monkeypatch.setattr(pathlib.Path, "read_bytes", lambda path: read.append(path.name) or real_read_bytes(path))
+    report, _ = _build(index_dir, seed_copy)
+    assert report.added == ["new"] and report.unchanged == 2
+    assert sorted(read) == ["000_7e63e6485bed1ddb.txt", "new.txt"]
+
+
 def test_interrupted_write_leaves_previous_index_usable(tmp_path, seed_copy, monkeypatch):
     index_dir = tmp_path / "idx"
     _build(index_dir, seed_copy)
