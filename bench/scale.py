@@ -189,7 +189,9 @@ def main() -> None:
     )
     report = json.loads(asked.stdout)
     ms = sorted(1000 * s for s in report["seconds"])
-    counts = store.open().counts
+    opened = store.open(whole=False)
+    counts = opened.counts
+    opened.close()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"\n{counts['articles']:,} articles, {counts['sentences']:,} sentences, {counts['chunks']:,} chunks; "
