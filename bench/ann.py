@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.vectors import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "bench"
 NEAREST = 300  # what qa.retrieve asks the dense index for
@@ -42,6 +44,15 @@ def real_vectors(corpus: Path):
 def queries(assistant, sample_sentences: list[str]) -> np.ndarray:
     questions = [json.loads(line)["question"] for line in (SHARED / "bbc-dev.jsonl").read_text().splitlines()]
     return assistant.embedder.encode(questions + sample_sentences).astype(np.float32)
+
+
+def filtered_rows(assistant, share: float, seed: int = 3) -> np.ndarray:
+    """The sentence rows of a random set of articles holding about `share` of the sentences, as a filter by
+    source or date would allow."""
+    article_of = assistant.index.article_ids("sentences")
+    articles = np.unique(article_of)
+    chosen = np.random.default_rng(seed).choice(articles, int(share * len(articles)), replace=False)
+    return np.flatnonzero(np.isin(article_of, chosen))
 
 
 def grown(vectors: np.ndarray, size: int, seed: int = 5) -> np.ndarray:
@@ -137,6 +148,20 @@ def main() -> None:
                 found, seconds = search(index, questions, faiss.SearchParametersHNSW(efSearch=ef_search))
                 label = f"HNSW M={m} efConstruction={ef_construction} efSearch={ef_search}"
                 print(row(label, build, found, seconds, truth))
+        started = time.perf_counter()
+        index = hnsw(vectors, HNSW_M, HNSW_EF_CONSTRUCTION)
+        build = time.perf_counter() - started
+        print(f"\nFiltered: a share of the articles allowed, HNSW M={HNSW_M} as citeqa builds it\n{header}")
+        for share in (0.1, 0.3, 0.6):
+            allowed = filtered_rows(assistant, share)
+            selector_ids = np.asarray(allowed, dtype=np.int64)
+            subset = exact(vectors[allowed])
+            allowed_truth = allowed[search(subset, questions)[0]]  # exact search over the allowed sentences
+            for effort in (HNSW_EF_SEARCH, int(HNSW_EF_SEARCH / share)):
+                params = faiss.SearchParametersHNSW(efSearch=effort, sel=faiss.IDSelectorBatch(selector_ids))
+                found, seconds = search(index, questions, params)
+                label = f"{share:.0%} of the articles ({len(allowed):,} sentences), efSearch {effort}"
+                print(row(label, build, found, seconds, allowed_truth))
         lists = int(4 * np.sqrt(len(vectors)))
         started = time.perf_counter()
         index = ivf(vectors, lists)
