@@ -73,6 +73,7 @@ class UpdatePlan:
     scan: CorpusScan
     fresh: list[SourceFile]
     reused: dict[str, ArticleRow]
+    moved: list[tuple[str, int, int, str]]  # (path, size, mtime_ns, id) of reused articles whose file facts changed
     report: UpdateReport
     needs_write: bool
 
@@ -384,13 +385,14 @@ class IndexDir:
         manifest say so; None when anything may have changed. Opening the index to find nothing to do took
         15 s at a million sentences."""
         generation = self.live_generation()
-        if generation is None or self.built_with() != params or self.is_stale(corpus):
+        if generation is None:
             return None
         try:
             manifest = read_manifest(generation)
-        except IndexUnusableError:
+            built = IndexParams(**manifest["params"])
+        except (IndexUnusableError, TypeError):
             return None
-        if manifest["corpus"] != stored_path(corpus):
+        if built != params or manifest["corpus"] != stored_path(corpus) or self.is_stale(corpus):
             return None
         return UpdateReport(unchanged=manifest["counts"]["articles"], skipped=len(manifest.get("skipped", [])))
 
@@ -419,12 +421,11 @@ class IndexDir:
         manifest["skipped"] = [asdict(s) for s in plan.scan.skipped]
         manifest["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         manifest["linked"] = {n: facts for n, facts in previous.manifest["files"].items() if n != "meta.sqlite"}
-        facts = [(*_file_facts(s), s.id) for s in plan.scan.sources if _file_facts(s) != _row_facts(plan.reused[s.id])]
         with self.generations.staging() as temp:
             for name in manifest["linked"]:
                 (temp / name).parent.mkdir(parents=True, exist_ok=True)
                 link_or_copy(previous.directory / name, temp / name)
-            previous.store.copy_with_file_facts(temp / "meta.sqlite", facts)
+            previous.store.copy_with_file_facts(temp / "meta.sqlite", plan.moved)
             self.generations.publish(temp, manifest)
 
     def _read(self, plan: UpdatePlan, progress: Progress) -> list[Article]:
@@ -477,10 +478,11 @@ class IndexDir:
             else:
                 reused[source.id] = old
         report.unchanged = len(reused)
-        moved = any(_file_facts(s) != _row_facts(reused[s.id]) for s in scan.sources if s.id in reused)
+        facts = {s.id: _file_facts(s) for s in scan.sources if s.id in reused}
+        moved = [(*f, article_id) for article_id, f in facts.items() if f != _row_facts(reused[article_id])]
         skips_changed = known_skips.keys() != {s.facts for s in scan.skipped}
-        needs_write = previous is None or not report.up_to_date or moved or skips_changed
-        return UpdatePlan(corpus, scan, fresh, reused, report, needs_write)
+        needs_write = previous is None or not report.up_to_date or bool(moved) or skips_changed
+        return UpdatePlan(corpus, scan, fresh, reused, moved, report, needs_write)
 
     def _check_same_index(self, corpus: Path, params: IndexParams, previous: LoadedIndex) -> None:
         """One index, one corpus and one set of params: anything else is refused, never silently replaced."""

@@ -299,7 +299,6 @@ def scan_corpus(corpus: Path, indexed: Mapping[tuple[str, int, int], str] | None
     `indexed` maps the (path, size, mtime_ns) of files an index holds to their hash: those are not read again
     (at a million sentences, reading and checking 45,000 unchanged files was most of an update)."""
     root, files, skipped = article_paths(corpus)
-    indexed = indexed or {}
     sources = []
     for path in files:
         reason = None
