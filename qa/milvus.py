@@ -340,15 +340,17 @@ class MilvusStore:
             },
         )
         home = stored_path(corpus)
-        scan = scan_corpus(corpus)
+        indexed = self._articles_of(home)
+        old = {article_id: row for article_id, (_, row) in indexed.items()}
+        # As the local backend does: files held with the same path, size and mtime are not read again.
+        unread = {} if rebuild else {(row.path, row.size, row.mtime_ns): row.sha256 for row in old.values()}
+        scan = scan_corpus(corpus, unread)
         known_skips = {
             Skipped(**s).facts: Skipped(**s) for s in (self._meta(f"skipped\x1f{home}") or {}).get("files", [])
         }
         for skipped in scan.skipped:
             if skipped.facts not in known_skips:
                 warnings.warn(skipped.message, SkippedFile, stacklevel=3)
-        indexed = self._articles_of(home)
-        old = {article_id: row for article_id, (_, row) in indexed.items()}
         numbers = {article_id: number for article_id, (number, _) in indexed.items()}
         if rebuild:
             for article_id in old:

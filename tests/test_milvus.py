@@ -1,6 +1,7 @@
 """The Milvus backend on the real engine (Milvus Lite, embedded from PyPI), with the real bundled model."""
 
 import json
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -45,6 +46,13 @@ def test_index_ask_update_delete_and_reopen_on_milvus_lite(tmp_path, seed_copy):
     assert "0 new, 0 changed, 1 removed" in removed.output
     unchanged = runner.invoke(app, ["index", str(seed_copy), "--store", str(store), "-q"])
     assert "up to date" in unchanged.output.lower()
+    touched = seed_copy / "004_cffa3cfd4d8230b1.txt"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    retouched = runner.invoke(app, ["index", str(seed_copy), "--store", str(store), "-q"])
+    assert retouched.exit_code == 0 and "up to date" in retouched.output.lower()  # re-dated, not read again
+    rebuilt = runner.invoke(app, ["index", str(seed_copy), "--store", str(store), "--rebuild", "-q"])
+    assert rebuilt.exit_code == 0 and "2 new" in rebuilt.output, rebuilt.output  # a rebuild reads every file
+    assert "Philip Goldberg" in _ask(store, seed_copy)["citations"][0]["sentence"]
 
     info = json.loads(runner.invoke(app, ["info", "--corpus", str(seed_copy), "--store", str(store), "--json"]).output)
     assert runner.invoke(app, ["index", str(seed_copy), "--store", str(tmp_path / "local"), "-q"]).exit_code == 0
