@@ -11,8 +11,8 @@ MILVUS_SCHEMES = ("milvus://",)
 
 def open_store(location: str | Path) -> IndexStore:
     """The store for a location: `milvus://HOST:PORT` (a Milvus server) or a `.db` file (Milvus Lite) is the
-    Milvus backend (`qa.milvus`); anything else is a local index folder (FAISS + SQLite + bm25s generations,
-    `qa.index`)."""
+    Milvus backend (`qa.milvus`); anything else is a local index folder (generations of segments: SQLite,
+    vectors, BM25 term counts; `qa.index`)."""
     text = str(location)
     if text.startswith(MILVUS_SCHEMES) or text.endswith(".db"):
         from qa.milvus import MilvusStore

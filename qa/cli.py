@@ -271,16 +271,16 @@ def info(
         typer.echo(f"{label + ':':<11}{printable(str(details[key]))}")
     if "vectors" in details:
         typer.echo(f"{'Search:':<11}{_describe_vectors(details['vectors'])}")
+    if "segments" in details:
+        typer.echo(f"{'Segments:':<11}{details['segments']}")
     typer.echo(f"{'Size:':<11}{details['size_bytes'] / 1024:,.0f} KiB")
 
 
 def _describe_vectors(layout: dict) -> str:
+    removed = f", {layout['tombstones']:,} removed sentences skipped until a merge" if layout["tombstones"] else ""
     if layout["kind"] == "flat":
-        return "exact (FAISS flat)"
-    return (
-        f"HNSW graph of {layout['base']:,} vectors, {layout['delta']:,} added since (searched exactly), "
-        f"{layout['tombstones']:,} removed"
-    )
+        return f"exact{removed}"
+    return f"HNSW graph of {layout['graph']:,} vectors, {layout['exact']:,} added since (searched exactly){removed}"
 
 
 def _list_articles(rows, as_json: bool) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -70,19 +71,44 @@ def other_copies(groups: Mapping[str, str], article_id: str) -> list[str]:
     return sorted(other for other, g in groups.items() if group is not None and g == group and other != article_id)
 
 
-def copy_groups(fingerprints: Mapping[str, Fingerprint]) -> dict[str, str]:
-    """The group of every article that has a copy: article id → the group's first article id."""
-    from datasketch import MinHash, MinHashLSH
+@lru_cache(maxsize=64)
+def _pairs(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) of `size` items."""
+    return np.triu_indices(size, k=1)
 
-    shared = MinHash(num_perm=PERMUTATIONS, scheme=SCHEME).permutations  # generated once, not per article
-    sketches = {
-        key: MinHash(num_perm=PERMUTATIONS, hashvalues=f.values, permutations=shared, scheme=SCHEME)
-        for key, f in fingerprints.items()
-    }
+
+def copy_groups(fingerprints: Mapping[str, Fingerprint]) -> dict[str, str]:
+    """The group of every article that has a copy: article id → the group's first article id.
+
+    Candidates are pairs whose fingerprints agree on a whole band of values, with datasketch's banding for
+    `CANDIDATE_SIMILARITY` (what its MinHashLSH indexes and queries), done with numpy over all fingerprints at
+    once: 45,000 articles take well under a second, where inserting them into MinHashLSH took seconds."""
+    from datasketch import MinHashLSH
+
+    keys = sorted(fingerprints)
+    if len(keys) < 2:
+        return {}
     lsh = MinHashLSH(threshold=CANDIDATE_SIMILARITY, num_perm=PERMUTATIONS)
-    for key, sketch in sketches.items():
-        lsh.insert(key, sketch)
-    parent = {key: key for key in sketches}
+    values = np.stack([fingerprints[key].values for key in keys])
+    pairs = []
+    for start, end in lsh.hashranges:
+        band = np.ascontiguousarray(values[:, start:end]).view(np.dtype((np.void, 8 * (end - start)))).ravel()
+        order = np.argsort(band, kind="stable")
+        starts = np.concatenate([[0], np.flatnonzero(band[order][1:] != band[order][:-1]) + 1])
+        sizes = np.diff(np.append(starts, len(order)))
+        for start_at, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+            first, second = _pairs(size)
+            bucket = order[start_at : start_at + size]
+            low, high = np.minimum(bucket[first], bucket[second]), np.maximum(bucket[first], bucket[second])
+            pairs.append(low * len(keys) + high)
+    if not pairs:
+        return {}
+    first, second = np.divmod(np.unique(np.concatenate(pairs)), len(keys))
+    similarity = (values[first] == values[second]).mean(axis=1)  # as Fingerprint.containment, for all pairs
+    shingles = np.array([fingerprints[key].shingles for key in keys], dtype=np.float64)
+    shared = similarity * (shingles[first] + shingles[second]) / (1 + similarity)
+    contained = np.minimum(1.0, shared / np.maximum(1, np.minimum(shingles[first], shingles[second]))) >= CONTAINED
+    parent = {key: key for key in keys}
 
     def root(key: str) -> str:
         while parent[key] != key:
@@ -90,12 +116,10 @@ def copy_groups(fingerprints: Mapping[str, Fingerprint]) -> dict[str, str]:
             key = parent[key]
         return key
 
-    for key, sketch in sketches.items():
-        for other in lsh.query(sketch):
-            if other != key and fingerprints[key].containment(fingerprints[other]) >= CONTAINED:
-                a, b = sorted((root(key), root(other)))
-                parent[b] = a
+    for a, b in zip(first[contained].tolist(), second[contained].tolist(), strict=True):
+        low, high = sorted((root(keys[a]), root(keys[b])))
+        parent[high] = low
     members: dict[str, list[str]] = {}
-    for key in sketches:
+    for key in keys:
         members.setdefault(root(key), []).append(key)
     return {key: min(group) for group in members.values() if len(group) > 1 for key in group}

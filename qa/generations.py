@@ -26,7 +26,7 @@ from pathlib import Path
 
 from qa.errors import REBUILD_HINT, IndexBusyError, IndexFormatError, IndexUnusableError, first_line
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5  # 5: segments and a catalog
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 
@@ -135,13 +135,13 @@ def file_digests(directory: Path, known: dict[str, dict] | None = None) -> dict[
 
 
 def verify_files(directory: Path, manifest: dict, hashed: tuple[str, ...] | None = None) -> None:
-    """Every listed file exists with its recorded size; those under a prefix in `hashed` (all files when
-    None) also match their SHA-256. Raises IndexUnusableError naming the first damaged file."""
+    """Every listed file exists with its recorded size; those whose path holds a string in `hashed` (all
+    files when None) also match their SHA-256. Raises IndexUnusableError naming the first damaged file."""
     for name, facts in manifest["files"].items():
         path = directory / name
         try:
             damaged = path.stat().st_size != facts["size"]
-            if not damaged and (hashed is None or name.startswith(hashed)):
+            if not damaged and (hashed is None or any(part in name for part in hashed)):
                 damaged = _sha256(path) != facts["sha256"]
         except OSError:  # missing, or removed by a writer while we read it (the caller retries then)
             damaged = True

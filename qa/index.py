@@ -1,4 +1,5 @@
-"""The on-disk index: a generation of FAISS sentence vectors, BM25 models and SQLite metadata.
+"""The on-disk index: generations of segments (qa.segments), each segment with its SQLite metadata, sentence
+vectors and BM25 term counts, and a catalog of the live articles.
 
 Generations, the write lock and atomic publishing live in `qa.generations`; this module decides what goes
 into a generation (an `UpdatePlan` against the corpus, built by a `GenerationBuilder`) and opens one for reading.
@@ -13,18 +14,19 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import sqlite3
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from qa.bm25 import Bm25Matrix
-from qa.chunk import Chunk, chunk_embedding_text, chunk_sentences
-from qa.duplicates import Fingerprint, copy_groups, fingerprint, other_copies
+from qa.bm25 import Bm25
+from qa.chunk import chunk_embedding_text, chunk_sentences
+from qa.duplicates import copy_groups, fingerprint, other_copies
 from qa.errors import REBUILD_HINT, CiteqaError, IndexFormatError, IndexUnusableError, first_line
 from qa.formats import Unreadable
 from qa.generations import MANIFEST, Generations, link_or_copy, read_manifest, verify_files
@@ -41,11 +43,20 @@ from qa.ingest import (
     shown_path,
     stored_path,
 )
-from qa.lexical import lucene_idf
+from qa.lexical import lucene_idf, terms
 from qa.retrieve import top_rows
+from qa.segments import (
+    COLLECTIONS,
+    MergePolicy,
+    NewArticle,
+    Segment,
+    SegmentInfo,
+    merge_segments,
+    new_segment_name,
+    write_segment,
+)
 from qa.sentences import normalise_space
 from qa.storage import (
-    BM25_COLLECTIONS,
     ArticleRow,
     ChunkRow,
     IndexParams,
@@ -55,14 +66,15 @@ from qa.storage import (
     UpdateReport,
     no_progress,
 )
-from qa.store import MetadataStore
-from qa.vectors import SentenceVectors, write_vectors
+from qa.store import Catalog, article_row
+from qa.vectors import SentenceVectors, ann_wanted
 
+CATALOG = "catalog.sqlite"
 # A reader that finds its generation replaced while opening it retries with the new CURRENT.
 OPEN_ATTEMPTS = 10
-# Checked by SHA-256 on every open (opening BBC's index takes 91 ms instead of 83): damage there would not fail
-# loudly but index out of bounds mid-question. The rest is checked by size on open, in full by `index --check`.
-HASHED_ON_OPEN = ("bm25-",)
+# Checked by SHA-256 on every open: damage there would not fail loudly but index out of bounds mid-question.
+# The rest is checked by size on open, in full by `index --check`.
+HASHED_ON_OPEN = ("/terms-",)
 
 
 @dataclass
@@ -72,8 +84,7 @@ class UpdatePlan:
     corpus: Path
     scan: CorpusScan
     fresh: list[SourceFile]
-    reused: dict[str, ArticleRow]
-    moved: list[tuple[str, int, int, str]]  # (path, size, mtime_ns, id) of reused articles whose file facts changed
+    reused: dict[str, SourceFile]
     report: UpdateReport
     needs_write: bool
 
@@ -92,51 +103,88 @@ class UpdatePlan:
 
 
 class LoadedIndex:
-    """One generation opened for reading (an `IndexReader`): vectors, BM25 models and metadata, checked for
-    damage."""
+    """One generation opened for reading (an `IndexReader`): its segments (qa.segments) seen as one index.
+    Global rows are the segments' rows one after the other; rows of articles the catalog does not list as
+    live in that segment (changed or removed since) are tombstones, which no search returns."""
 
     def __init__(self, directory: Path, whole: bool = True) -> None:
-        """`whole` loads the vectors and both BM25 models now, as a reader needs: once open it needs nothing
-        more from the disk, so a writer may replace and remove this generation under it (SQLite keeps its open
-        file). A writer, which holds the lock, opens the metadata alone and loads the rest only if its update
-        needs it: at a million sentences that is 2.5 GB an update of file facts never reads."""
+        """`whole` loads the vectors and both BM25 collections now, as a reader needs: once open it needs
+        nothing more from the disk, so a writer may replace and remove this generation under it (SQLite keeps
+        its open files). A writer, which holds the lock, opens the catalog and the segments' article lists and
+        loads the rest only if its update needs it."""
         self.directory = directory
         self.manifest = read_manifest(directory)
         verify_files(directory, self.manifest, HASHED_ON_OPEN if whole else ())
+        self.segments: list[Segment] = []
         try:
-            self.store = MetadataStore(directory / "meta.sqlite")
-            self.counts = self.store.counts()
-            self.chunk_spans = self.store.chunk_spans()
-        except (RuntimeError, ValueError, OSError) as exc:
+            self.catalog = Catalog(directory / CATALOG)
+            self.files = self.catalog.files()
+            dim = int(self.manifest["dim"])
+            for entry in self.manifest["segments"]:
+                info = SegmentInfo(**entry)
+                self.segments.append(Segment(directory / info.name, info, dim))
+        except (RuntimeError, ValueError, OSError, KeyError, TypeError) as exc:
+            self.close()
             raise IndexUnusableError(
                 f"index at {directory.parent} is damaged ({first_line(exc)}); {REBUILD_HINT}"
             ) from exc
-        if len(self.chunk_spans) != self.counts["chunks"]:
-            raise IndexUnusableError(f"index at {directory.parent} is inconsistent (chunks); {REBUILD_HINT}")
+        self._find_live_rows()
         self._vectors: SentenceVectors | None = None
-        self._bm25: dict[str, Bm25Matrix] = {}
+        self._bm25: dict[str, Bm25] = {}
         if whole:
             self.vectors  # noqa: B018 - loaded now, see above
-            for name in BM25_COLLECTIONS:
-                self._bm25_matrix(name)
+            for name in COLLECTIONS:
+                self._bm25_of(name)
+        self._chunk_spans: np.ndarray | None = None
         self._article_ids: dict[str, np.ndarray] = {}  # read on the first filtered question
         self._copy_groups: dict[str, str] | None = None
         self._last_scores: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}  # by collection
+
+    def _find_live_rows(self) -> None:
+        """Where each live article's rows are, and which global rows are live."""
+        infos = [s.info for s in self.segments]
+        self.offsets = {
+            "sentences": np.cumsum([0] + [i.sentences for i in infos])[:-1].astype(np.int64),
+            "chunks": np.cumsum([0] + [i.chunks for i in infos])[:-1].astype(np.int64),
+        }
+        self.live = {
+            "sentences": np.zeros(sum(i.sentences for i in infos), dtype=bool),
+            "chunks": np.zeros(sum(i.chunks for i in infos), dtype=bool),
+        }
+        self.where: dict[str, tuple[int, int, int]] = {}  # article id -> (segment, first sentence, first chunk)
+        self.sentence_count: dict[str, int] = {}
+        for position, segment in enumerate(self.segments):
+            sentence_offset, chunk_offset = self.offsets["sentences"][position], self.offsets["chunks"][position]
+            for article_id, (first, sentences, first_chunk, chunks) in segment.ranges.items():
+                if self.files.get(article_id, ("",))[0] != segment.info.name:
+                    continue
+                self.live["sentences"][sentence_offset + first : sentence_offset + first + sentences] = True
+                self.live["chunks"][chunk_offset + first_chunk : chunk_offset + first_chunk + chunks] = True
+                self.where[article_id] = (position, sentence_offset + first, chunk_offset + first_chunk)
+                self.sentence_count[article_id] = sentences
+        if len(self.where) != len(self.files):
+            raise IndexUnusableError(f"index at {self.directory.parent} is inconsistent (catalog); {REBUILD_HINT}")
+        self.counts = {
+            "articles": len(self.files),
+            "chunks": int(self.live["chunks"].sum()),
+            "sentences": int(self.live["sentences"].sum()),
+        }
+
+    def _damaged(self, exc: Exception) -> IndexUnusableError:
+        return IndexUnusableError(f"index at {self.directory.parent} is damaged ({first_line(exc)}); {REBUILD_HINT}")
 
     @property
     def vectors(self) -> SentenceVectors:
         if self._vectors is None:
             try:
-                vectors = SentenceVectors(self.directory)
-            except (RuntimeError, ValueError, OSError) as exc:
-                raise IndexUnusableError(
-                    f"index at {self.directory.parent} is damaged ({first_line(exc)}); {REBUILD_HINT}"
-                ) from exc
-            if vectors.count != self.counts["sentences"]:
-                raise IndexUnusableError(
-                    f"index at {self.directory.parent} is inconsistent (vectors and metadata disagree); {REBUILD_HINT}"
+                self._vectors = SentenceVectors(
+                    [s.vectors for s in self.segments],
+                    self.offsets["sentences"],
+                    self.live["sentences"],
+                    int(self.manifest["dim"]),
                 )
-            self._vectors = vectors
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise self._damaged(exc) from exc
         return self._vectors
 
     @property
@@ -168,13 +216,13 @@ class LoadedIndex:
         return self.vectors.matrix(rows)
 
     def scope(self, article_ids: Sequence[str]) -> Scope:
-        """Row masks: the chunks of the allowed articles (for BM25) and their sentence rows (for FAISS)."""
+        """Row masks: the chunks of the allowed articles (for BM25) and their sentence rows (for vectors)."""
         chunks = np.isin(self.article_ids("chunks"), list(article_ids))
         sentences = np.flatnonzero(np.isin(self.article_ids("sentences"), list(article_ids)))
         return Scope(frozenset(article_ids), int(chunks.sum()), (chunks, sentences))
 
     def dense_sentences(self, vector: np.ndarray, n: int, scope: Scope | None = None) -> np.ndarray:
-        """Inner-product search over the sentence vectors (exact, or the HNSW graph of a large index: see
+        """Inner-product search over the live sentence vectors (exact, or the HNSW graph of a large index: see
         qa.vectors), restricted to the scope's sentences when given, so that a filtered question still gets n."""
         return self.vectors.nearest(vector, n, None if scope is None else scope.payload[1])
 
@@ -197,9 +245,20 @@ class LoadedIndex:
         """BM25 of every row, remembered for the last terms asked (retrieval and the answer step ask twice)."""
         asked, scores = self._last_scores.get(collection, ((), None))
         if scores is None or asked != tuple(terms):
-            scores = self._bm25_matrix(collection).scores(terms)
+            scores = self._bm25_of(collection).scores(terms)
             self._last_scores[collection] = (tuple(terms), scores)
         return scores
+
+    @property
+    def chunk_spans(self) -> np.ndarray:
+        """(first, last) global sentence row of every chunk row, tombstones included."""
+        if self._chunk_spans is None:
+            spans = [
+                s.store.chunk_spans() + offset
+                for s, offset in zip(self.segments, self.offsets["sentences"], strict=True)
+            ]
+            self._chunk_spans = np.concatenate(spans) if spans else np.zeros((0, 2), dtype=np.int64)
+        return self._chunk_spans
 
     def chunks_containing(self, sentence_rows: np.ndarray) -> np.ndarray:
         first, last = self.chunk_spans[:, 0], self.chunk_spans[:, 1]
@@ -216,45 +275,75 @@ class LoadedIndex:
         return list(self.article_ids("chunks")[np.asarray(chunk_rows, dtype=np.int64)])
 
     def article_ids(self, collection: str) -> np.ndarray:
-        """The article id of every row of `chunks` or `sentences`, read on first use."""
+        """The article id of every live row of `chunks` or `sentences` ("" for a tombstone), built on first use."""
         if collection not in self._article_ids:
-            self._article_ids[collection] = self.store.article_ids(collection)
+            ids = np.full(len(self.live[collection]), "", dtype=object)
+            for article_id, (position, first_sentence, first_chunk) in self.where.items():
+                first, ranges = (first_sentence, 1) if collection == "sentences" else (first_chunk, 3)
+                ids[first : first + self.segments[position].ranges[article_id][ranges]] = article_id
+            self._article_ids[collection] = ids
         return self._article_ids[collection]
 
     def copy_groups(self) -> dict[str, str]:
         if self._copy_groups is None:
-            self._copy_groups = self.store.copy_groups()
+            self._copy_groups = self.catalog.copy_groups()
         return self._copy_groups
 
     def copies(self, article_id: str) -> list[ArticleRow]:
-        return [self.store.article(other) for other in other_copies(self.copy_groups(), article_id)]
+        return [self.article(other) for other in other_copies(self.copy_groups(), article_id)]
 
     def idf(self, terms: Sequence[str], collection: str) -> dict[str, float]:
-        """From the document frequencies in the BM25 matrix."""
-        matrix = self._bm25_matrix(collection)
-        return {term: lucene_idf(matrix.document_frequency(term), matrix.num_docs) for term in terms}
+        """From the document frequencies of the live rows."""
+        bm25 = self._bm25_of(collection)
+        return {term: lucene_idf(bm25.document_frequency(term), bm25.num_docs) for term in terms}
+
+    def _rows(self, collection: str, rows: Sequence[int]) -> list:
+        """Chunk or sentence rows read from their segments, with global row numbers."""
+        rows = [int(r) for r in rows]
+        at = np.searchsorted(self.offsets[collection], rows, side="right") - 1
+        found: dict[int, SentenceRow | ChunkRow] = {}
+        for position in set(at.tolist()):
+            offset = int(self.offsets[collection][position])
+            store = self.segments[position].store
+            local = [r - offset for r, p in zip(rows, at, strict=True) if p == position]
+            by_local = store.sentences(local) if collection == "sentences" else store.chunks(local)
+            for local_row, row in by_local.items():
+                found[local_row + offset] = _globalised(row, offset, int(self.offsets["sentences"][position]))
+        return [found[r] for r in rows]
 
     def chunks(self, rows: Sequence[int]) -> list[ChunkRow]:
-        return self.store.chunks(rows)
+        return self._rows("chunks", rows)
 
     def sentences(self, rows: Sequence[int]) -> list[SentenceRow]:
-        return self.store.sentences(rows)
+        return self._rows("sentences", rows)
+
+    def _segment_of(self, article_id: str) -> Segment:
+        if article_id not in self.where:
+            raise IndexUnusableError(f"no article '{article_id}' in the index at {self.directory.parent}")
+        return self.segments[self.where[article_id][0]]
 
     def article(self, article_id: str) -> ArticleRow:
-        return self.store.article(article_id)
+        fields = self._segment_of(article_id).store.article_fields([article_id])[article_id]
+        return article_row(article_id, fields, self.files[article_id])
 
     def article_text(self, article_id: str) -> str:
-        return self.store.article_text(article_id)
+        return self._segment_of(article_id).store.article_text(article_id)
 
     def articles(self) -> list[ArticleRow]:
-        return self.store.articles()
+        found = []
+        for segment in self.segments:
+            live = [a for a in segment.ranges if self.files.get(a, ("",))[0] == segment.info.name]
+            found += [article_row(a, f, self.files[a]) for a, f in segment.store.article_fields(live).items()]
+        return sorted(found, key=lambda row: row.id)
 
     def article_sentences(self, article_id: str) -> list[SentenceRow]:
-        return self.store.article_sentences(article_id)
+        first = self.where[article_id][1] if article_id in self.where else 0
+        return self.sentences(range(first, first + self.sentence_count.get(article_id, 0)))
 
     def describe(self) -> dict:
         return {
             "generation": self.directory.name,
+            "segments": len(self.segments),
             "vectors": asdict(self.vectors.layout),
             "model": self.model_id,
             "precision": self.params.precision,
@@ -265,30 +354,55 @@ class LoadedIndex:
             "size_bytes": self.size_bytes(),
         }
 
-    def _bm25_matrix(self, name: str) -> Bm25Matrix:
-        if name not in self._bm25:
+    def _bm25_of(self, collection: str) -> Bm25:
+        if collection not in self._bm25:
             try:
-                self._bm25[name] = Bm25Matrix.load(self.directory / f"bm25-{name}")
+                self._bm25[collection] = Bm25(
+                    [s.terms(collection) for s in self.segments], self.offsets[collection], self.live[collection]
+                )
             except (OSError, ValueError, KeyError) as exc:
                 raise IndexUnusableError(
                     f"BM25 data of the index at {self.directory.parent} is damaged ({first_line(exc)}); {REBUILD_HINT}"
                 ) from exc
-        return self._bm25[name]
+        return self._bm25[collection]
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file())
 
+    def check(self) -> None:
+        """Every file against its checksum, and SQLite's integrity check of every database."""
+        verify_files(self.directory, self.manifest)
+        self.catalog.integrity_check()
+        for segment in self.segments:
+            segment.store.integrity_check()
+
     def close(self) -> None:
-        self.store.close()
+        if hasattr(self, "catalog"):
+            self.catalog.close()
+        for segment in self.segments:
+            segment.close()
+
+
+def _globalised(row: SentenceRow | ChunkRow, offset: int, sentence_offset: int) -> SentenceRow | ChunkRow:
+    if isinstance(row, SentenceRow):
+        return replace(row, row=row.row + offset)
+    return replace(
+        row,
+        row=row.row + offset,
+        first_sentence_row=row.first_sentence_row + sentence_offset,
+        last_sentence_row=row.last_sentence_row + sentence_offset,
+    )
 
 
 class IndexDir:
     """An index directory (an `IndexStore`): opens the live generation, and plans and builds new ones under the
     write lock."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, policy: MergePolicy | None = None) -> None:
+        """`policy`: when updates merge segments (qa.segments.MergePolicy's defaults unless given)."""
         self.root = root
         self.generations = Generations(root)
+        self.policy = policy or MergePolicy()
 
     @property
     def location(self) -> str:
@@ -340,8 +454,7 @@ class IndexDir:
         counts when all is well, IndexUnusableError naming the damage otherwise."""
         loaded = self.open()
         try:
-            verify_files(loaded.directory, loaded.manifest)
-            loaded.store.integrity_check()
+            loaded.check()
             return dict(loaded.counts)
         finally:
             loaded.close()
@@ -353,9 +466,11 @@ class IndexDir:
             return True
         try:
             manifest = read_manifest(generation)
-            store = MetadataStore(generation / "meta.sqlite")
-            known = {(a.path, a.size, a.mtime_ns) for a in store.articles()}
-            store.close()
+            catalog = Catalog(generation / CATALOG)
+            try:
+                known = {facts[1:4] for facts in catalog.files().values()}
+            finally:
+                catalog.close()
         except IndexUnusableError:
             return True
         known |= {(item["path"], item["size"], item["mtime_ns"]) for item in manifest.get("skipped", [])}
@@ -382,8 +497,7 @@ class IndexDir:
 
     def _unchanged(self, corpus: Path, params: IndexParams) -> UpdateReport | None:
         """The report of an update with nothing to do, when the file facts (stat only, no reads) and the
-        manifest say so; None when anything may have changed. Opening the index to find nothing to do took
-        15 s at a million sentences."""
+        manifest say so; None when anything may have changed."""
         generation = self.live_generation()
         if generation is None:
             return None
@@ -404,7 +518,7 @@ class IndexDir:
                 self._write_file_facts(previous, plan)
             elif plan.needs_write:
                 articles = self._read(plan, progress)
-                builder = GenerationBuilder(params, embedder, previous, progress)
+                builder = GenerationBuilder(params, embedder, previous, progress, self.policy)
                 with self.generations.staging() as temp:
                     manifest = builder.write(temp, plan, articles)
                     self.generations.publish(temp, manifest)
@@ -415,17 +529,14 @@ class IndexDir:
 
     def _write_file_facts(self, previous: LoadedIndex, plan: UpdatePlan) -> None:
         """No article was added, changed or removed: files were only touched or moved, or the skipped ones
-        changed. The new generation hard-links every data file of the live one and rewrites only the file
-        facts in a copy of meta.sqlite, so this costs a copy of the metadata, not a rebuild."""
+        changed. The new generation hard-links every segment and writes a new catalog with the new facts."""
         manifest = {key: value for key, value in previous.manifest.items() if key not in ("format", "files")}
         manifest["skipped"] = [asdict(s) for s in plan.scan.skipped]
         manifest["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        manifest["linked"] = {n: facts for n, facts in previous.manifest["files"].items() if n != "meta.sqlite"}
+        files = {article_id: (previous.files[article_id][0], *_facts(s)) for article_id, s in plan.reused.items()}
         with self.generations.staging() as temp:
-            for name in manifest["linked"]:
-                (temp / name).parent.mkdir(parents=True, exist_ok=True)
-                link_or_copy(previous.directory / name, temp / name)
-            previous.store.copy_with_file_facts(temp / "meta.sqlite", plan.moved)
+            manifest["linked"] = link_segments(previous, [s.info.name for s in previous.segments], temp)
+            _write_catalog(temp, files, previous.copy_groups())
             self.generations.publish(temp, manifest)
 
     def _read(self, plan: UpdatePlan, progress: Progress) -> list[Article]:
@@ -452,8 +563,8 @@ class IndexDir:
     def _plan(self, corpus: Path, params: IndexParams, previous: LoadedIndex | None) -> UpdatePlan:
         if previous is not None:
             self._check_same_index(corpus, params, previous)
-        old_rows = {a.id: a for a in previous.store.articles()} if previous else {}
-        scan = scan_corpus(corpus, {(a.path, a.size, a.mtime_ns): a.sha256 for a in old_rows.values()})
+        old_files = previous.files if previous else {}
+        scan = scan_corpus(corpus, {facts[1:4]: facts[4] for facts in old_files.values()})
         known_skips = {s.facts: s for s in previous.skipped} if previous else {}
         # A file found unreadable when parsed (a page without an article) is not parsed again while unchanged.
         scan.skipped += [known_skips[_skip_facts(s)] for s in scan.sources if _skip_facts(s) in known_skips]
@@ -464,25 +575,24 @@ class IndexDir:
         if not scan.sources:
             raise CiteqaError(f"no readable articles in '{shown_path(corpus)}' ({SUPPORTED})")
         report = UpdateReport(skipped=len(scan.skipped))
-        report.removed = sorted(set(old_rows) - {s.id for s in scan.sources})
-        reused: dict[str, ArticleRow] = {}
+        report.removed = sorted(set(old_files) - {s.id for s in scan.sources})
+        reused: dict[str, SourceFile] = {}
         fresh: list[SourceFile] = []
         for source in scan.sources:
-            old = old_rows.get(source.id)
+            old = old_files.get(source.id)
             if old is None:
                 report.added.append(source.id)
                 fresh.append(source)
-            elif old.sha256 != source.sha256:
+            elif old[4] != source.sha256:
                 report.changed.append(source.id)
                 fresh.append(source)
             else:
-                reused[source.id] = old
+                reused[source.id] = source
         report.unchanged = len(reused)
-        facts = {s.id: _file_facts(s) for s in scan.sources if s.id in reused}
-        moved = [(*f, article_id) for article_id, f in facts.items() if f != _row_facts(reused[article_id])]
+        moved = any(_facts(s) != old_files[article_id][1:4] for article_id, s in reused.items())
         skips_changed = known_skips.keys() != {s.facts for s in scan.skipped}
-        needs_write = previous is None or not report.up_to_date or bool(moved) or skips_changed
-        return UpdatePlan(corpus, scan, fresh, reused, moved, report, needs_write)
+        needs_write = previous is None or not report.up_to_date or moved or skips_changed
+        return UpdatePlan(corpus, scan, fresh, reused, report, needs_write)
 
     def _check_same_index(self, corpus: Path, params: IndexParams, previous: LoadedIndex) -> None:
         """One index, one corpus and one set of params: anything else is refused, never silently replaced."""
@@ -497,82 +607,117 @@ class IndexDir:
 
 
 class GenerationBuilder:
-    """Writes one generation's files: new articles parsed and embedded, unchanged ones copied with their
-    vectors from the previous generation, rows renumbered so that vectors and metadata stay aligned."""
+    """Writes one generation: a new segment of the new and changed articles (parsed and embedded), hard links
+    to the previous generation's segments that still hold live articles, the merge the policy asks for, and
+    the catalog."""
 
-    def __init__(self, params: IndexParams, embedder, previous: LoadedIndex | None, progress: Progress) -> None:
+    def __init__(
+        self,
+        params: IndexParams,
+        embedder,
+        previous: LoadedIndex | None,
+        progress: Progress,
+        policy: MergePolicy,
+    ) -> None:
         self.params = params
         self.embedder = embedder
         self.previous = previous
         self.progress = progress
-        self.chunk_texts: list[str] = []
-        self.sentence_texts: list[str] = []
-        self.vector_blocks: list[np.ndarray] = []
-        self.carried_rows: list[np.ndarray] = []  # each new row's row in the previous generation, -1 if new
-        self.fingerprints: dict[str, Fingerprint] = {}
-        self.previous_fingerprints = previous.store.fingerprints() if previous else {}
+        self.policy = policy
+        self._opened: list[Segment] = []  # segments written by this update, closed when it ends
 
     def write(self, temp: Path, plan: UpdatePlan, articles: list[Article]) -> dict:
-        """Write meta.sqlite, the sentence vectors (qa.vectors) and the BM25 folders into `temp`; the manifest's
-        contents."""
+        """Write the generation's segments and catalog into `temp`; the manifest's contents."""
         vectors = self._embed(articles)
-        plan.report.embedded = sum(len(a.sentences) for a in articles)
-        for done, article in enumerate(articles, 1):
-            self.fingerprints[article.id] = fingerprint(article.text)
-            self.progress("finding copies", done, len(articles))
-        new_by_id = {a.id: a for a in articles}
-        cursor = 0
+        plan.report.embedded = len(vectors)
+        dim = int(self.previous.manifest["dim"]) if self.previous is not None else int(vectors.shape[1])
+        sources = {s.id: s for s in plan.scan.sources}
         try:
-            store = MetadataStore(temp / "meta.sqlite", create=True)
-            try:
-                with store.db:
-                    for source in sorted(plan.scan.sources, key=lambda s: s.id):
-                        article = new_by_id.get(source.id)
-                        if article is None:
-                            self._copy_old(store, plan.reused[source.id], source)
-                            continue
-                        self._add_new(store, article, source, vectors[cursor : cursor + len(article.sentences)])
-                        cursor += len(article.sentences)
-                    store.set_copies(copy_groups(self.fingerprints))
-            finally:
-                store.close()
+            segments, live = self._segments(temp, plan, articles, vectors, dim)
+            if not any(s.ranges[a][1] for s, ids in zip(segments, live, strict=True) for a in ids):
+                raise CiteqaError(f"the articles in '{shown_path(plan.corpus)}' contain no sentences to index")
+            segments, live = self._merge(temp, segments, live)
+            self.progress("writing", 0, 1)
+            linked = link_segments(self.previous, [s.info.name for s in segments if s.directory.parent != temp], temp)
+            files = {a: (s.info.name, *_facts(sources[a])) for s, ids in zip(segments, live, strict=True) for a in ids}
+            fingerprints = {}
+            for segment, ids in zip(segments, live, strict=True):
+                fingerprints.update(segment.store.fingerprints(ids))
+            _write_catalog(temp, files, copy_groups(fingerprints))
+            counts = {
+                "articles": len(files),
+                "chunks": sum(s.ranges[a][3] for s, ids in zip(segments, live, strict=True) for a in ids),
+                "sentences": sum(s.ranges[a][1] for s, ids in zip(segments, live, strict=True) for a in ids),
+            }
         except sqlite3.OperationalError as exc:  # SQLite reports a full disk in its own words, not as OSError
             if "full" in str(exc):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(temp)) from exc
             raise CiteqaError(f"cannot write the index at {temp.parent}: {first_line(exc)}") from exc
-        if not self.sentence_texts:
-            raise CiteqaError(f"the articles in '{shown_path(plan.corpus)}' contain no sentences to index")
-        self.progress("writing", 0, 1)
-        layout, linked = write_vectors(
-            temp,
-            np.concatenate(self.vector_blocks),
-            np.concatenate(self.carried_rows),
-            self.previous.vectors if self.previous else None,
-        )
-        _save_bm25(temp / "bm25-chunks", self.chunk_texts)
-        _save_bm25(temp / "bm25-sentences", self.sentence_texts)
+        finally:
+            for segment in self._opened:
+                segment.close()
         self.progress("writing", 1, 1)
         return {
             "model": self.params.model_id,
-            "dim": int(vectors.shape[1]),
-            "vectors": asdict(layout),
-            "linked": {name: self.previous.manifest["files"][name] for name in linked},
+            "dim": dim,
+            "segments": [asdict(s.info) for s in segments],
+            "linked": linked,
             "params": asdict(self.params),
             "corpus": stored_path(plan.corpus),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "counts": {
-                "articles": len(plan.scan.sources),
-                "chunks": len(self.chunk_texts),
-                "sentences": len(self.sentence_texts),
-            },
+            "counts": counts,
             "skipped": [asdict(s) for s in plan.scan.skipped],
         }
 
+    def _open(self, directory: Path, info: SegmentInfo, dim: int) -> Segment:
+        segment = Segment(directory, info, dim)
+        self._opened.append(segment)
+        return segment
+
+    def _segments(
+        self, temp: Path, plan: UpdatePlan, articles: list[Article], vectors: np.ndarray, dim: int
+    ) -> tuple[list[Segment], list[set[str]]]:
+        """The previous segments that keep live articles, then a new segment of the new articles; with each,
+        its live article ids."""
+        segments, live = [], []
+        if self.previous is not None:
+            for segment in self.previous.segments:
+                kept = {
+                    a for a in segment.ranges if a in plan.reused and self.previous.files[a][0] == segment.info.name
+                }
+                if kept:
+                    segments.append(segment)
+                    live.append(kept)
+        if articles:
+            graph = self.previous is None and ann_wanted(len(vectors))
+            info = write_segment(temp / new_segment_name(), self._new_articles(articles, vectors), dim, graph)
+            segments.append(self._open(temp / info.name, info, dim))
+            live.append({a.id for a in articles})
+        return segments, live
+
+    def _merge(self, temp: Path, segments: list[Segment], live: list[set[str]]) -> tuple[list[Segment], list[set[str]]]:
+        """Merge the segments the policy chooses into one; a merged segment this update wrote is dropped."""
+        live_sentences = [sum(s.ranges[a][1] for a in ids) for s, ids in zip(segments, live, strict=True)]
+        chosen, graph = self.policy.choose([s.info for s in segments], live_sentences)
+        if not chosen:
+            return segments, live
+        self.progress("merging", 0, 1)
+        info = merge_segments(temp / new_segment_name(), [(segments[i], live[i]) for i in chosen], graph)
+        merged = self._open(temp / info.name, info, segments[0].dim)
+        for i in chosen:
+            if segments[i].directory.parent == temp:
+                segments[i].close()
+                shutil.rmtree(segments[i].directory)
+        self.progress("merging", 1, 1)
+        kept = [i for i in range(len(segments)) if i not in chosen]
+        merged_ids = set().union(*(live[i] for i in chosen))
+        return [segments[i] for i in kept] + [merged], [live[i] for i in kept] + [merged_ids]
+
     def _embed(self, articles: list[Article]) -> np.ndarray:
-        texts = [normalise_space(s.text) for article in articles for s in article.sentences]
+        """The vectors of every sentence of the articles, in the order `_new_articles` takes them."""
+        texts = [normalise_space(s.text) for article in _by_id(articles) for s in article.sentences]
         if not texts:  # only removals, renames or skips: nothing to embed, not even a model to load
-            dim = self.previous.vectors.dim if self.previous else 0
-            return np.zeros((0, dim), dtype=np.float32)
+            return np.zeros((0, 0), dtype=np.float32)
         done = 0
 
         def advance(n: int) -> None:
@@ -582,109 +727,77 @@ class GenerationBuilder:
 
         return self.embedder.encode(texts, progress=advance)
 
-    def _add_new(self, store: MetadataStore, article: Article, source: SourceFile, vectors: np.ndarray) -> None:
-        chunks = chunk_sentences(
-            article.sentences, self.embedder.count_tokens, self.params.chunk_tokens, self.params.overlap
-        )
-        base = len(self.sentence_texts)
-        store.add_article(
-            (
-                article.id,
+    def _new_articles(self, articles: list[Article], vectors: np.ndarray) -> list[NewArticle]:
+        """What a new segment holds of each article, by id: chunks, terms, fingerprint and vectors."""
+        new = []
+        cursor = 0
+        for done, article in enumerate(_by_id(articles), 1):
+            chunks = chunk_sentences(
+                article.sentences, self.embedder.count_tokens, self.params.chunk_tokens, self.params.overlap
+            )
+            mark = fingerprint(article.text)
+            fields = (
                 article.title,
                 article.date,
-                article.path,
                 article.sha256,
-                source.size,
-                source.mtime_ns,
-                article.text,
                 article.author,
                 article.source,
                 article.url,
                 json.dumps(article.pages) if article.pages else None,
-                self.fingerprints[article.id].values.tobytes(),
-                self.fingerprints[article.id].shingles,
-            ),
-            [(base + s.position, article.id, s.position, s.start, s.end, s.text) for s in article.sentences],
-            self._chunk_rows(article.id, chunks, base),
-        )
-        self.chunk_texts += [chunk_embedding_text(article.title, c.text, self.params.title_in_chunks) for c in chunks]
-        self.sentence_texts += [normalise_space(s.text) for s in article.sentences]
-        self.vector_blocks.append(vectors)
-        self.carried_rows.append(np.full(len(article.sentences), -1, dtype=np.int64))
-
-    def _chunk_rows(self, article_id: str, chunks: list[Chunk], sentence_base: int) -> list[tuple]:
-        base = len(self.chunk_texts)
-        return [
-            (base + c.position, article_id, c.position, sentence_base + c.first, sentence_base + c.last, c.text)
-            for c in chunks
-        ]
-
-    def _copy_old(self, store: MetadataStore, row: ArticleRow, source: SourceFile) -> None:
-        """Carry an unchanged article over from the previous generation, vectors included, renumbering rows."""
-        previous = self.previous
-        old_sentences = previous.store.article_sentences(row.id)
-        old_chunks = previous.store.article_chunks(row.id)
-        base = len(self.sentence_texts)
-        shift = base - (old_sentences[0].row if old_sentences else 0)
-        self.fingerprints[row.id] = self.previous_fingerprints[row.id]
-        store.add_article(
-            (
-                row.id,
-                row.title,
-                row.date,
-                stored_path(source.path),
-                row.sha256,
-                source.size,
-                source.mtime_ns,
-                previous.store.article_text(row.id),
-                row.author,
-                row.source,
-                row.url,
-                json.dumps(list(row.pages)) if row.pages else None,
-                self.fingerprints[row.id].values.tobytes(),
-                self.fingerprints[row.id].shingles,
-            ),
-            [(s.row + shift, s.article_id, s.position, s.start, s.end, s.text) for s in old_sentences],
-            [
-                (
-                    len(self.chunk_texts) + i,
-                    c.article_id,
-                    c.position,
-                    c.first_sentence_row + shift,
-                    c.last_sentence_row + shift,
-                    c.text,
+                mark.shingles,
+                mark.values.tobytes(),
+                article.text,
+            )
+            new.append(
+                NewArticle(
+                    article.id,
+                    fields,
+                    [(s.position, s.start, s.end, s.text) for s in article.sentences],
+                    [(c.position, c.first, c.last, c.text) for c in chunks],
+                    [terms(normalise_space(s.text)) for s in article.sentences],
+                    [terms(chunk_embedding_text(article.title, c.text, self.params.title_in_chunks)) for c in chunks],
+                    vectors[cursor : cursor + len(article.sentences)],
                 )
-                for i, c in enumerate(old_chunks)
-            ],
-        )
-        with_title = previous.params.title_in_chunks
-        self.chunk_texts += [chunk_embedding_text(row.title, c.text, with_title) for c in old_chunks]
-        self.sentence_texts += [normalise_space(s.text) for s in old_sentences]
-        old_rows = np.array([s.row for s in old_sentences], dtype=np.int64)
-        self.vector_blocks.append(previous.sentence_matrix(old_rows))
-        self.carried_rows.append(old_rows)
+            )
+            cursor += len(article.sentences)
+            self.progress("finding copies", done, len(articles))
+        return new
 
 
-def _save_bm25(directory: Path, texts: list[str]) -> None:
-    import bm25s
+def link_segments(previous: LoadedIndex | None, names: Sequence[str], temp: Path) -> dict[str, dict]:
+    """Hard-link the files of the named segments of the previous generation into `temp`; their checksums,
+    which carry over."""
+    linked: dict[str, dict] = {}
+    if previous is None:
+        return linked
+    wanted = set(names)
+    for name, facts in previous.manifest["files"].items():
+        if name.split("/", 1)[0] in wanted:
+            (temp / name).parent.mkdir(parents=True, exist_ok=True)
+            link_or_copy(previous.directory / name, temp / name)
+            linked[name] = facts
+    return linked
 
-    from qa.lexical import terms
 
-    model = bm25s.BM25()
-    model.index([terms(t) for t in texts], show_progress=False)
-    model.save(str(directory), show_progress=False)
+def _write_catalog(temp: Path, files: dict[str, tuple], groups: dict[str, str]) -> None:
+    catalog = Catalog(temp / CATALOG, create=True)
+    try:
+        catalog.write(files, groups)
+    finally:
+        catalog.close()
+
+
+def _by_id(articles: list[Article]) -> list[Article]:
+    return sorted(articles, key=lambda a: a.id)
 
 
 def _skip_facts(source: SourceFile) -> tuple[str, int, int]:
     return shown_path(source.path), source.size, source.mtime_ns
 
 
-def _file_facts(source: SourceFile) -> tuple[str, int, int]:
-    return stored_path(source.path), source.size, source.mtime_ns
-
-
-def _row_facts(row: ArticleRow) -> tuple[str, int, int]:
-    return row.path, row.size, row.mtime_ns
+def _facts(source: SourceFile) -> tuple[str, int, int, str]:
+    """What the catalog records of an article's file: path, size, mtime and hash."""
+    return stored_path(source.path), source.size, source.mtime_ns, source.sha256
 
 
 def _describe(params: IndexParams) -> str:

@@ -8,8 +8,8 @@ from functools import cache, lru_cache
 import numpy as np
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
-# Lucene's English stop words (as bm25s has them; bm25s itself is not imported at question time: it imports
-# scipy). Questions are our queries: their function words carry no evidence, and "s" is what possessives leave.
+# Lucene's English stop words (as bm25s has them, whose scores `qa.bm25` reproduces). Questions are our
+# queries: their function words carry no evidence, and "s" is what possessives leave.
 STOPWORDS_EN = """a an and are as at be but by for if in into is it no not of on or such that the their then there
 these they this to was will with""".split()  # noqa: SIM905
 _QUESTION_WORDS = ("who", "whom", "whose", "what", "when", "where", "which", "why", "how", "did", "does", "do", "s")

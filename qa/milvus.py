@@ -2,10 +2,11 @@
 that outgrows one machine (`--store milvus://HOST:PORT`), or embedded in one file with Milvus Lite
 (`--store NAME.db`). Needs the `milvus` extra (pymilvus, milvus-lite).
 
-What the local backend keeps in FAISS, SQLite and bm25s lives here in Milvus:
-- sentences: text, vector (FLAT inner product: exact, as the local FAISS index) and BM25 over their terms;
+What the local backend keeps in segments (SQLite, vector matrices, BM25 term counts) lives here in Milvus:
+- sentences: text, vector (FLAT inner product: exact, as the local backend below its threshold) and BM25 over
+  their terms;
 - chunks: text, sentence range and BM25 over their terms (Milvus's own BM25 function, fed the same stemmed
-  terms that the local bm25s index gets, so both backends match the same words);
+  terms that the local index counts, so both backends match the same words);
 - articles (metadata, fingerprint), their text in parts, the document frequency of every term (for the answer
   step's term weights), copies of one story, and the index parameters.
 

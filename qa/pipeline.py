@@ -78,11 +78,13 @@ class Assistant:
         model: str | None = None,
         settings: Settings = DEFAULT_SETTINGS,
         precision: str | None = None,
+        store: IndexStore | None = None,
     ) -> None:
+        """`store`, when given, is the index store to use instead of the one `index_dir` names."""
         self.corpus = Path(corpus) if corpus is not None else bundled_seeds()
         self.requested_model = model_id_for(model) if model else None
         self.requested_precision = precision
-        self.store: IndexStore = open_store(
+        self.store: IndexStore = store or open_store(
             index_dir
             or default_index_dir(self.corpus, self.requested_model or DEFAULT_MODEL, precision or DEFAULT_PRECISION)
         )

@@ -2,7 +2,7 @@
 
 `IndexReader` is one opened, consistent version of an index; `IndexStore` is where indexes are kept (opened,
 updated, checked). Retrieval (`qa.retrieve`), the answer stage (`qa.candidates`) and the `Assistant` talk to
-these protocols only. The local backend (`qa.index`: FAISS + SQLite + bm25s generations in a folder) is the one
+these protocols only. The local backend (`qa.index`: generations of segments in a folder) is the one
 implementation today; `qa.backends.open_store` is the factory that chooses a backend for a location.
 """
 

@@ -1,7 +1,9 @@
-"""The SQLite metadata store: articles, sentences and chunks, rows aligned with the vector matrices.
+"""The SQLite metadata of an index: one file per segment (articles, sentences, chunks) and one catalog per
+generation (which articles are live, in which segment, with their file facts; the groups of copies).
 
-One plain SQLite file per index generation, so a user can open it with `sqlite3` and read what was indexed.
-`chunks.row` is the chunk's row in the FAISS index; `sentences.row` its row in the sentence vectors.
+Plain SQLite files, so a user can open them with `sqlite3` and read what was indexed. In a segment,
+`sentences.row` is the sentence's row in the segment's vectors and term counts, `chunks.row` the chunk's row in
+its term counts.
 """
 
 from __future__ import annotations
@@ -19,15 +21,14 @@ from qa.storage import ArticleRow, ChunkRow, SentenceRow
 
 SCHEMA = """
 CREATE TABLE articles (
-    id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, path TEXT NOT NULL,
-    sha256 TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, text TEXT NOT NULL,
-    author TEXT, source TEXT, url TEXT,
+    id TEXT PRIMARY KEY,
+    -- the article's rows in this segment: sentences first_sentence.., chunks first_chunk.. (consecutive)
+    first_sentence INTEGER NOT NULL, sentences INTEGER NOT NULL, first_chunk INTEGER NOT NULL, chunks INTEGER NOT NULL,
+    title TEXT NOT NULL, date TEXT, sha256 TEXT NOT NULL, author TEXT, source TEXT, url TEXT,
     pages TEXT,  -- JSON list of the offsets where the pages of a PDF start; NULL for other formats
     -- MinHash of the text and its count of word 5-grams (qa.duplicates), kept so that updates need not redo it
-    fingerprint BLOB NOT NULL, shingles INTEGER NOT NULL
-);
-CREATE TABLE copies (  -- articles that are copies of one story; group_id is the group's first article id
-    article_id TEXT PRIMARY KEY REFERENCES articles(id), group_id TEXT NOT NULL
+    shingles INTEGER NOT NULL, fingerprint BLOB NOT NULL,
+    text TEXT NOT NULL  -- last: reading the columns before it does not read its pages
 );
 CREATE TABLE sentences (
     row INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
@@ -37,22 +38,26 @@ CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id), position INTEGER NOT NULL,
     first_sentence_row INTEGER NOT NULL, last_sentence_row INTEGER NOT NULL, text TEXT NOT NULL
 );
-CREATE INDEX sentences_by_article ON sentences(article_id, position);
-CREATE INDEX chunks_by_article ON chunks(article_id, position);
 """
+# A generation's catalog: which article lives in which segment, with the facts of its file now (a touched
+# file changes this small table, never a segment), and the groups of copies across all segments.
+CATALOG_SCHEMA = """
+CREATE TABLE files (
+    article_id TEXT PRIMARY KEY, segment TEXT NOT NULL,
+    path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL
+);
+CREATE TABLE copies (  -- articles that are copies of one story; group_id is the group's first article id
+    article_id TEXT PRIMARY KEY REFERENCES files(article_id), group_id TEXT NOT NULL
+);
+"""
+ARTICLE_FIELDS = "title, date, author, source, url, pages"
 
 
-_ARTICLE_COLUMNS = "id, title, date, path, sha256, size, mtime_ns, author, source, url, pages"
+class _Sqlite:
+    """One SQLite file opened read-only (or created, while a generation is written). A damaged file (SQLite
+    reports it when a bad page is read) is an IndexUnusableError, never a traceback."""
 
-
-def _article_row(row: tuple) -> ArticleRow:
-    *head, pages = row
-    return ArticleRow(*head, pages=tuple(json.loads(pages)) if pages else ())
-
-
-class MetadataStore:
-    """Read access to one generation's metadata; writes happen only while a generation is being built.
-    A damaged file (SQLite reports it when a bad page is read) is an IndexUnusableError, never a traceback."""
+    schema = ""
 
     def __init__(self, path: Path, create: bool = False) -> None:
         self.path = path
@@ -66,7 +71,7 @@ class MetadataStore:
                 f"index metadata {path} cannot be opened ({first_line(exc)}); {REBUILD_HINT}"
             ) from exc
         if create:
-            self.db.executescript(SCHEMA)
+            self.db.executescript(self.schema)
 
     def close(self) -> None:
         self.db.close()
@@ -79,101 +84,113 @@ class MetadataStore:
                 f"index metadata {self.path} is damaged ({first_line(exc)}); {REBUILD_HINT}"
             ) from exc
 
-    def copy_with_file_facts(self, target: Path, facts: list[tuple[str, int, int, str]]) -> None:
-        """Copy this database to `target` (SQLite's backup API: a consistent copy while others read it) with the
-        (path, size, mtime_ns) of the articles named last in `facts` replaced."""
-        copy = sqlite3.connect(target)
-        try:
-            self.db.backup(copy)
-            with copy:
-                copy.executemany("UPDATE articles SET path = ?, size = ?, mtime_ns = ? WHERE id = ?", facts)
-        finally:
-            copy.close()
-
     def integrity_check(self) -> None:
         """SQLite's own full check of every page and index (reads the whole file)."""
         problems = [row[0] for row in self._query("PRAGMA integrity_check")]
         if problems != ["ok"]:
             raise IndexUnusableError(f"index metadata {self.path} is damaged ({problems[0]}); {REBUILD_HINT}")
 
-    def article_ids(self, table: str) -> np.ndarray:
-        """The article id of every row of `chunks` or `sentences`, in row order."""
-        if table not in ("chunks", "sentences"):
-            raise ValueError(f"no table '{table}'")
-        return np.array([r[0] for r in self._query(f"SELECT article_id FROM {table} ORDER BY row")], dtype=object)
+
+class Catalog(_Sqlite):
+    """The generation's catalog (see CATALOG_SCHEMA)."""
+
+    schema = CATALOG_SCHEMA
+
+    def files(self) -> dict[str, tuple[str, str, int, int, str]]:
+        """article id → (segment, path, size, mtime_ns, sha256) of every live article."""
+        rows = self._query("SELECT article_id, segment, path, size, mtime_ns, sha256 FROM files")
+        return {row[0]: row[1:] for row in rows}
+
+    def write(self, files: dict[str, tuple[str, str, int, int, str]], groups: dict[str, str]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", sorted((k, *v) for k, v in files.items())
+            )
+            self.db.executemany("INSERT INTO copies VALUES (?, ?)", sorted(groups.items()))
+
+    def copy_groups(self) -> dict[str, str]:
+        return dict(self._query("SELECT article_id, group_id FROM copies"))
+
+
+class MetadataStore(_Sqlite):
+    """One segment's metadata (see SCHEMA): rows are the segment's own, from 0; the reader adds the segment's
+    offset. Written once, when the segment is built, then only read."""
+
+    schema = SCHEMA
+
+    def add_article(self, article: tuple, sentences: list[tuple], chunks: list[tuple]) -> None:
+        """Insert one article (columns in SCHEMA order) with its sentence and chunk rows while building."""
+        self.db.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", article)
+        self.db.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)", sentences)
+        self.db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", chunks)
+
+    def copy_article(self, other: MetadataStore, article_id: str, sentence_base: int, chunk_base: int) -> None:
+        """Copy an article with its rows from another segment's store (a merge), its rows starting at the
+        given bases."""
+        (row,) = other._query("SELECT * FROM articles WHERE id = ?", (article_id,))
+        old_sentence, old_chunk = row[1], row[3]
+        shift = sentence_base - old_sentence
+        self.db.execute(
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (row[0], sentence_base, row[2], chunk_base, *row[4:]),
+        )
+        self.db.executemany(
+            "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (r + shift, *rest)
+                for r, *rest in other._query("SELECT * FROM sentences WHERE article_id = ?", (article_id,))
+            ],
+        )
+        self.db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (r - old_chunk + chunk_base, a, position, first + shift, last + shift, text)
+                for r, a, position, first, last, text in other._query(
+                    "SELECT * FROM chunks WHERE article_id = ?", (article_id,)
+                )
+            ],
+        )
+
+    def article_ranges(self) -> dict[str, tuple[int, int, int, int]]:
+        """article id → (first sentence row, sentences, first chunk row, chunks), in row order."""
+        rows = self._query(
+            "SELECT id, first_sentence, sentences, first_chunk, chunks FROM articles ORDER BY first_sentence"
+        )
+        return {row[0]: row[1:] for row in rows}
 
     def chunk_spans(self) -> np.ndarray:
         """(first, last) sentence row of every chunk, by chunk row: how chunk scores come from sentences."""
         rows = self._query("SELECT first_sentence_row, last_sentence_row FROM chunks ORDER BY row")
         return np.array(rows, dtype=np.int64).reshape(-1, 2)
 
-    def add_article(self, article: tuple, sentences: list[tuple], chunks: list[tuple]) -> None:
-        """Insert one article with its sentence and chunk rows (tuples in column order) while building."""
-        self.db.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", article)
-        self.db.executemany(
-            'INSERT INTO sentences (row, article_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)', sentences
-        )
-        self.db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", chunks)
-
-    def fingerprints(self) -> dict[str, Fingerprint]:
-        """Every article's MinHash fingerprint."""
+    def fingerprints(self, article_ids: Iterable[str]) -> dict[str, Fingerprint]:
+        """The MinHash fingerprints of the given articles."""
+        wanted = set(article_ids)
         rows = self._query("SELECT id, fingerprint, shingles FROM articles")
-        return {key: Fingerprint(np.frombuffer(values, dtype=np.uint64), shingles) for key, values, shingles in rows}
-
-    def set_copies(self, groups: dict[str, str]) -> None:
-        """Record the groups of copies (article id → group id) while building."""
-        self.db.executemany("INSERT INTO copies VALUES (?, ?)", sorted(groups.items()))
-
-    def copy_groups(self) -> dict[str, str]:
-        return dict(self._query("SELECT article_id, group_id FROM copies"))
-
-    def counts(self) -> dict[str, int]:
         return {
-            table: self._query(f"SELECT count(*) FROM {table}")[0][0] for table in ("articles", "chunks", "sentences")
+            key: Fingerprint(np.frombuffer(values, dtype=np.uint64), shingles)
+            for key, values, shingles in rows
+            if key in wanted
         }
 
-    def articles(self) -> list[ArticleRow]:
-        rows = self._query(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY id")
-        return [_article_row(r) for r in rows]
-
-    def article(self, article_id: str) -> ArticleRow:
-        (row,) = self._query(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,))
-        return _article_row(row)
+    def article_fields(self, article_ids: Iterable[str] | None = None) -> dict[str, tuple]:
+        """article id → (title, date, author, source, url, pages) of the given articles, or of all."""
+        rows = self._query(f"SELECT id, {ARTICLE_FIELDS} FROM articles")
+        wanted = None if article_ids is None else set(article_ids)
+        return {row[0]: row[1:] for row in rows if wanted is None or row[0] in wanted}
 
     def article_text(self, article_id: str) -> str:
         return self._query("SELECT text FROM articles WHERE id = ?", (article_id,))[0][0]
 
-    def chunks(self, rows: Sequence[int]) -> list[ChunkRow]:
-        found = {
-            r[0]: ChunkRow(*r)
-            for r in self._select(
-                "chunks", "row, article_id, position, first_sentence_row, last_sentence_row, text", rows
-            )
-        }
-        return [found[r] for r in rows]
+    def chunks(self, rows: Sequence[int]) -> dict[int, ChunkRow]:
+        """The given local chunk rows, by row."""
+        found = self._select("chunks", "row, article_id, position, first_sentence_row, last_sentence_row, text", rows)
+        return {r[0]: ChunkRow(*r) for r in found}
 
-    def sentences(self, rows: Sequence[int]) -> list[SentenceRow]:
-        found = {
-            r[0]: SentenceRow(*r)
-            for r in self._select("sentences", 'row, article_id, position, start, "end", text', rows)
-        }
-        return [found[r] for r in rows]
-
-    def article_sentences(self, article_id: str) -> list[SentenceRow]:
-        rows = self._query(
-            'SELECT row, article_id, position, start, "end", text FROM sentences WHERE article_id = ? '
-            "ORDER BY position",
-            (article_id,),
-        )
-        return [SentenceRow(*r) for r in rows]
-
-    def article_chunks(self, article_id: str) -> list[ChunkRow]:
-        rows = self._query(
-            "SELECT row, article_id, position, first_sentence_row, last_sentence_row, text FROM chunks "
-            "WHERE article_id = ? ORDER BY position",
-            (article_id,),
-        )
-        return [ChunkRow(*r) for r in rows]
+    def sentences(self, rows: Sequence[int]) -> dict[int, SentenceRow]:
+        """The given local sentence rows, by row."""
+        found = self._select("sentences", 'row, article_id, position, start, "end", text', rows)
+        return {r[0]: SentenceRow(*r) for r in found}
 
     def _select(self, table: str, columns: str, rows: Iterable[int]):
         rows = list(dict.fromkeys(int(r) for r in rows))
@@ -181,3 +198,22 @@ class MetadataStore:
             return []
         marks = ",".join("?" * len(rows))
         return self._query(f"SELECT {columns} FROM {table} WHERE row IN ({marks})", rows)
+
+
+def article_row(article_id: str, fields: tuple, facts: tuple[str, str, int, int, str]) -> ArticleRow:
+    """An ArticleRow from a segment's fields and the catalog's file facts (segment, path, size, mtime, sha256)."""
+    title, date, author, source, url, pages = fields
+    _, path, size, mtime_ns, sha256 = facts
+    return ArticleRow(
+        article_id,
+        title,
+        date,
+        path,
+        sha256,
+        size,
+        mtime_ns,
+        author,
+        source,
+        url,
+        tuple(json.loads(pages)) if pages else (),
+    )

@@ -1,18 +1,15 @@
-"""The sentence vectors of one index generation: exact search while it is small, an HNSW graph above
-`ANN_THRESHOLD` sentences.
+"""The sentence vectors of an index: one matrix per segment, searched exactly, and an HNSW graph for the first
+segment of an index above `ANN_THRESHOLD` sentences.
 
-Exact search (FAISS flat, one file `sentences.faiss`, vector i is sentence row i) costs time in proportion to
-the corpus: 6.5 ms for a question on BBC's 43,882 sentences, 26–31 ms at 200,000, 136 ms at a million
-(`bench/ann.py`). HNSW answers in about 1 ms at all of those sizes with recall@10 ≥ 0.99 on real sentence
-vectors, but building it costs more than the search saves on a small corpus (5 s for BBC, 37 s at 200,000,
-210 s at a million), and a graph cannot lose a node.
+Exact search costs time in proportion to the corpus: 6.5 ms for a question on BBC's 43,882 sentences, 26–31 ms
+at 200,000, 136 ms at a million (`bench/ann.py`). HNSW answers in about 1 ms at all of those sizes with
+recall@10 ≥ 0.99 on real sentence vectors, but building it costs more than the search saves on a small corpus
+(5 s for BBC, 37 s at 200,000, 210 s at a million), and a graph cannot lose a node.
 
-So above the threshold a generation holds three files. `vectors-base.hnsw` is an HNSW graph, built once and
-shared by the generations after it through a hard link: updates do not rebuild it until a merge.
-`vectors-delta.faiss` is a flat index of the vectors added since the graph was built, searched exactly.
-`vectors-rows.npy` gives the sentence row of every base vector and then of every delta vector; -1 marks a
-vector whose sentence is gone (a tombstone: the graph keeps the node, searches skip it). When the delta or the
-tombstones grow past `MERGE_SHARE` of the base, the next update builds a new graph of everything (a merge).
+So a segment holds either `vectors.npy` (a float32 matrix, memory-mapped, searched exactly) or `graph.hnsw`
+(the graph, which keeps the vectors too). Only the first segment of a large index has a graph, built when
+segments are merged into it (`qa.segments`); segments added since are small and searched exactly, and rows of
+removed sentences (tombstones) are skipped by both searches.
 """
 
 from __future__ import annotations
@@ -24,22 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.generations import link_or_copy
-
-FLAT_FILE = "sentences.faiss"
-BASE_FILE = "vectors-base.hnsw"
-DELTA_FILE = "vectors-delta.faiss"
-ROWS_FILE = "vectors-rows.npy"
+MATRIX_FILE = "vectors.npy"
+GRAPH_FILE = "graph.hnsw"
 ANN_THRESHOLD = 100_000  # sentences; where exact search passes ~15 ms a question on 2 cores (bench/ann.py)
-MERGE_SHARE = 0.2  # rebuild the graph when the delta or the tombstones pass this share of it
 HNSW_M = 32  # links per node; with efConstruction 80, recall@10 0.998 on BBC's real vectors (bench/ann.py)
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 320  # citeqa asks for up to 300 nearest sentences; recall@300 0.975 at this effort
-EXACT_SHARE = 0.1  # a filter allowing less than this share of the sentences is searched exactly instead
+EXACT_SHARE = 0.1  # a filter allowing less than this share of the graph's sentences is searched exactly instead
 
 
 def ann_wanted(sentences: int) -> bool:
-    """Whether a generation of this many sentences gets the graph: above ANN_THRESHOLD, or as CITEQA_ANN
+    """Whether an index of this many sentences gets the graph: above ANN_THRESHOLD, or as CITEQA_ANN
     (`always`, `never`, `auto`) says."""
     choice = os.environ.get("CITEQA_ANN", "auto")
     return choice == "always" or (choice != "never" and sentences >= ANN_THRESHOLD)
@@ -47,151 +39,144 @@ def ann_wanted(sentences: int) -> bool:
 
 @dataclass(frozen=True)
 class Layout:
-    """What a generation's vectors are: `flat`, or `hnsw` with its base, delta and tombstone counts."""
+    """What `citeqa info` shows of the vectors: `flat` or `hnsw`, the sentences in the graph, those outside it
+    (searched exactly), and the tombstones."""
 
     kind: str
-    base: int = 0
-    delta: int = 0
+    graph: int = 0
+    exact: int = 0
     tombstones: int = 0
 
 
-class SentenceVectors:
-    """The sentence vectors of one generation, read-only: nearest rows to a question, and rows' vectors."""
+def write_segment_vectors(directory: Path, vectors: np.ndarray, graph: bool) -> None:
+    """Write one segment's vectors: the matrix, or an HNSW graph of them."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if not graph:
+        np.save(directory / MATRIX_FILE, vectors, allow_pickle=False)
+        return
+    import faiss
 
-    def __init__(self, directory: Path) -> None:
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.add(vectors)
+    faiss.write_index(index, str(directory / GRAPH_FILE))
+
+
+class SegmentVectors:
+    """One segment's vectors, read-only; rows are the segment's own."""
+
+    def __init__(self, directory: Path, dim: int) -> None:
         """Raises RuntimeError (FAISS), ValueError or OSError on damaged files."""
+        self.graph = None
+        if (directory / GRAPH_FILE).exists():
+            import faiss
+
+            self.graph = faiss.read_index(str(directory / GRAPH_FILE))
+            self.count, found_dim = self.graph.ntotal, self.graph.d
+        else:
+            self.flat = np.load(directory / MATRIX_FILE, mmap_mode="r", allow_pickle=False)
+            if self.flat.ndim != 2 or self.flat.dtype != np.float32:
+                raise ValueError("the vector matrix is not a float32 matrix")
+            self.count, found_dim = self.flat.shape
+        if found_dim != dim:
+            raise ValueError(f"vectors of dimension {found_dim}, not {dim}")
+
+    def matrix(self, rows: np.ndarray) -> np.ndarray:
+        if self.graph is not None:
+            return self.graph.reconstruct_batch(rows)
+        return np.asarray(self.flat[rows])
+
+    def search(self, query: np.ndarray, n: int, live: np.ndarray, allowed: np.ndarray | None):
+        """(scores, rows) of the n nearest live rows (of `allowed`, when given), best first."""
+        if self.graph is None or (allowed is not None and len(allowed) < EXACT_SHARE * self.count):
+            if allowed is None:  # only a matrix is searched whole here: a graph is, unless a filter is narrow
+                scores = np.asarray(self.flat) @ query
+                rows = np.arange(self.count) if live.all() else np.flatnonzero(live)
+                scores = scores if live.all() else scores[rows]
+            else:
+                rows = allowed
+                scores = self.matrix(rows) @ query
+            best = top(scores, n)
+            return scores[best], rows[best]
+        return self._search_graph(query, n, live, allowed)
+
+    def _search_graph(self, query: np.ndarray, n: int, live: np.ndarray, allowed: np.ndarray | None):
         import faiss
 
-        self.directory = directory
-        if (directory / ROWS_FILE).exists():
-            self.base = faiss.read_index(str(directory / BASE_FILE))
-            self.delta = faiss.read_index(str(directory / DELTA_FILE))
-            self.rows = np.load(directory / ROWS_FILE, allow_pickle=False)
-            if len(self.rows) != self.base.ntotal + self.delta.ntotal:
-                raise ValueError("vector rows and vectors disagree")
-            live = self.rows >= 0
-            self.count = int(live.sum())
-            if self.rows[live].max(initial=-1) >= self.count:
-                raise ValueError("vector rows point past the sentences")
-            self.place = np.full(self.count, -1, dtype=np.int64)  # sentence row -> vector id (base, then delta)
-            self.place[self.rows[live]] = np.flatnonzero(live)
-            if (self.place < 0).any():
-                raise ValueError("some sentences have no vector")
-            self.layout = Layout("hnsw", self.base.ntotal, self.delta.ntotal, int((~live).sum()))
-            self._live_base = None  # searches skip tombstones: a bitmap of the base's live vectors
-            if self.layout.tombstones:
-                self._bitmap = np.packbits(live[: self.base.ntotal], bitorder="little")
-                self._live_base = faiss.IDSelectorBitmap(self.base.ntotal, faiss.swig_ptr(self._bitmap))
+        effort = max(HNSW_EF_SEARCH, n)
+        if allowed is not None:
+            # A filter hides most of the graph's nodes from the result: the search must look further to find n
+            # allowed ones (recall@300 at 30% allowed: 0.88 at the usual effort, 0.99 at effort / share).
+            effort = int(effort * self.count / max(len(allowed), 1))
+            selector = faiss.IDSelectorBatch(allowed)
+        elif live.all():
+            selector = None
         else:
-            self.base = faiss.read_index(str(directory / FLAT_FILE))
-            self.delta = self.rows = self.place = None
-            self.count = self.base.ntotal
-            self.layout = Layout("flat")
-        self.dim = self.base.d
+            bitmap = np.packbits(live, bitorder="little")
+            selector = faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bitmap))
+        params = faiss.SearchParametersHNSW(efSearch=effort, sel=selector)
+        scores, found = self.graph.search(query.reshape(1, -1), n, params=params)
+        keep = found[0] >= 0
+        return scores[0][keep], found[0][keep]
+
+
+def top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the n highest scores, best first; ties go to the earlier position (as a stable sort)."""
+    if len(scores) > n:
+        threshold = np.partition(scores, len(scores) - n)[len(scores) - n]
+        candidates = np.flatnonzero(scores >= threshold)
+    else:
+        candidates = np.arange(len(scores))
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:n]
+
+
+class SentenceVectors:
+    """The vectors of all segments of a generation: global rows are the segments' rows one after the other
+    (`offsets[i]` is segment i's first); rows not marked in `live` are never returned."""
+
+    def __init__(self, segments: Sequence[SegmentVectors], offsets: np.ndarray, live: np.ndarray, dim: int) -> None:
+        self.segments = list(segments)
+        self.dim = dim
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.live = live
+        if sum(s.count for s in self.segments) != len(live):
+            raise ValueError("vectors and rows disagree")
+        self.count = int(live.sum())
+        in_graph = sum(s.count for s in self.segments if s.graph is not None)
+        self.layout = Layout(
+            "hnsw" if in_graph else "flat", in_graph, self.count - int(live[:in_graph].sum()), len(live) - self.count
+        )
+
+    def _split(self, rows: np.ndarray) -> list[np.ndarray]:
+        """Global rows (ascending) as each segment's local rows."""
+        bounds = np.searchsorted(rows, np.append(self.offsets[1:], len(self.live)))
+        starts = np.concatenate([[0], bounds[:-1]])
+        return [rows[a:b] - o for a, b, o in zip(starts, bounds, self.offsets, strict=True)]
 
     def matrix(self, rows: Sequence[int]) -> np.ndarray:
-        """The unit vectors of the given sentence rows."""
+        """The unit vectors of the given global rows."""
         rows = np.asarray(rows, dtype=np.int64)
-        if self.place is None:
-            return self.base.reconstruct_batch(rows)
-        ids = self.place[rows]
-        out = np.empty((len(ids), self.dim), dtype=np.float32)
-        in_base = ids < self.base.ntotal
-        if in_base.any():
-            out[in_base] = self.base.reconstruct_batch(ids[in_base])
-        if (~in_base).any():
-            out[~in_base] = self.delta.reconstruct_batch(ids[~in_base] - self.base.ntotal)
+        segment = np.searchsorted(self.offsets, rows, side="right") - 1
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        for i in np.unique(segment):
+            at = segment == i
+            out[at] = self.segments[i].matrix(rows[at] - self.offsets[i])
         return out
 
     def nearest(self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Rows of the n sentences nearest to `vector`, best first; only `allowed` rows when given."""
-        import faiss
-
-        query = vector.reshape(1, -1).astype(np.float32)
-        if self.place is None:
-            params = None
-            if allowed is not None:
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
-            _, rows = self.base.search(query, n, params=params)
-            return rows[0][rows[0] >= 0]
-        if allowed is not None and len(allowed) < EXACT_SHARE * self.count:
-            scores = self.matrix(allowed) @ query[0]
-            best = np.argsort(-scores, kind="stable")[:n]
-            return np.asarray(allowed, dtype=np.int64)[best]
-        effort = max(HNSW_EF_SEARCH, n)
-        if allowed is None:
-            found = [self._search_base(query, n, self._live_base, effort), self._search_delta(query, n, None)]
-        else:
-            ids = self.place[np.asarray(allowed, dtype=np.int64)]
-            in_base = ids < self.base.ntotal
-            # A filter hides most of the graph's nodes from the result: the search must look further to find n
-            # allowed ones (recall@300 at 30% allowed: 0.88 at the usual effort, 0.99 at effort / share).
-            effort = int(effort * self.count / max(len(ids), 1))
-            found = [
-                self._search_base(query, n, faiss.IDSelectorBatch(ids[in_base]), effort),
-                self._search_delta(query, n, faiss.IDSelectorBatch(ids[~in_base] - self.base.ntotal)),
-            ]
-        scores = np.concatenate([s for s, _ in found])
-        rows = np.concatenate([r for _, r in found])
-        return rows[np.argsort(-scores, kind="stable")[:n]]
-
-    def _search_base(self, query: np.ndarray, n: int, selector, effort: int) -> tuple[np.ndarray, np.ndarray]:
-        import faiss
-
-        params = faiss.SearchParametersHNSW(efSearch=effort, sel=selector)
-        scores, found = self.base.search(query, n, params=params)
-        keep = found[0] >= 0
-        return scores[0][keep], self.rows[found[0][keep]]
-
-    def _search_delta(self, query: np.ndarray, n: int, selector) -> tuple[np.ndarray, np.ndarray]:
-        import faiss
-
-        if not self.delta.ntotal:
-            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        scores, found = self.delta.search(query, n, params=faiss.SearchParameters(sel=selector))
-        keep = found[0] >= 0
-        return scores[0][keep], self.rows[self.base.ntotal + found[0][keep]]
-
-
-def write_vectors(
-    directory: Path, vectors: np.ndarray, carried: np.ndarray, previous: SentenceVectors | None
-) -> tuple[Layout, list[str]]:
-    """Write a generation's vectors: `vectors[i]` is sentence row i's, and `carried[i]` that sentence's row in
-    the previous generation (-1 for a new one). The layout written, and the files hard-linked from the
-    previous generation (their checksums carry over)."""
-    import faiss
-
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    if not ann_wanted(len(vectors)):
-        flat = faiss.IndexFlatIP(vectors.shape[1])
-        flat.add(vectors)
-        faiss.write_index(flat, str(directory / FLAT_FILE))
-        return Layout("flat"), []
-    if previous is not None and previous.layout.kind == "hnsw":
-        rows = _carry_rows(previous, carried)
-        base = previous.base.ntotal
-        new = np.flatnonzero(~np.isin(np.arange(len(vectors)), rows[:base]))
-        tombstones = int((rows[:base] < 0).sum())
-        if max(len(new), tombstones) <= MERGE_SHARE * base:
-            link_or_copy(previous.directory / BASE_FILE, directory / BASE_FILE)
-            delta = faiss.IndexFlatIP(vectors.shape[1])
-            delta.add(vectors[new])
-            faiss.write_index(delta, str(directory / DELTA_FILE))
-            np.save(directory / ROWS_FILE, np.concatenate([rows[:base], new]).astype(np.int64))
-            return Layout("hnsw", base, len(new), tombstones), [BASE_FILE]
-    graph = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    graph.add(vectors)
-    faiss.write_index(graph, str(directory / BASE_FILE))
-    faiss.write_index(faiss.IndexFlatIP(vectors.shape[1]), str(directory / DELTA_FILE))
-    np.save(directory / ROWS_FILE, np.arange(len(vectors), dtype=np.int64))
-    return Layout("hnsw", len(vectors)), []
-
-
-def _carry_rows(previous: SentenceVectors, carried: np.ndarray) -> np.ndarray:
-    """The previous generation's vector-id -> row table, renumbered to the new rows (-1 where gone)."""
-    new_row_of_old = np.full(previous.count, -1, dtype=np.int64)
-    kept = carried >= 0
-    new_row_of_old[carried[kept]] = np.flatnonzero(kept)
-    old_rows = previous.rows
-    return np.where(old_rows >= 0, new_row_of_old[np.clip(old_rows, 0, None)], -1)
+        """Global rows of the n live sentences nearest to `vector`, best first; only `allowed` rows (ascending,
+        live) when given."""
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        parts = self._split(np.asarray(allowed, dtype=np.int64)) if allowed is not None else None
+        scores, rows = [], []
+        for i, (segment, offset) in enumerate(zip(self.segments, self.offsets, strict=True)):
+            live = self.live[offset : offset + segment.count]
+            if parts is not None and not len(parts[i]):
+                continue
+            found_scores, found_rows = segment.search(query, n, live, None if parts is None else parts[i])
+            scores.append(found_scores)
+            rows.append(found_rows + offset)
+        if not scores:
+            return np.zeros(0, dtype=np.int64)
+        scores_, rows_ = np.concatenate(scores), np.concatenate(rows)
+        return rows_[np.lexsort((rows_, -scores_))[:n]]  # equal scores (copies of a sentence): the earlier row

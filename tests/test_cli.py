@@ -119,7 +119,8 @@ def test_corrupt_index_exits_1_with_rebuild_hint(tmp_path, seed_index_dir):
     broken = tmp_path / "broken"
     shutil.copytree(seed_index_dir, broken)
     generation = broken / (broken / "CURRENT").read_text().strip()
-    (generation / "meta.sqlite").write_bytes(b"garbage" * 10)
+    (metadata,) = generation.glob("seg-*/meta.sqlite")
+    metadata.write_bytes(b"garbage" * 10)
     result = citeqa("ask", "Who met Harris?", "--index", str(broken))
     _one_line_error(result, 1)
     assert "citeqa index --rebuild" in result.stderr
@@ -267,9 +268,10 @@ def test_index_check(tmp_path, seed_copy):
     ok = citeqa("index", str(seed_copy), "--index", str(index), "--check")
     assert ok.returncode == 0 and ok.stdout.startswith("Index OK: 2 article(s)")
     generation = index / (index / "CURRENT").read_text().strip()
-    data = bytearray((generation / "meta.sqlite").read_bytes())
+    (metadata,) = generation.glob("seg-*/meta.sqlite")
+    data = bytearray(metadata.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (generation / "meta.sqlite").write_bytes(bytes(data))
+    metadata.write_bytes(bytes(data))
     _one_line_error(citeqa("index", str(seed_copy), "--index", str(index), "--check"), 1)
 
 
@@ -280,10 +282,10 @@ def test_full_disk_is_one_line_and_the_previous_index_answers(tmp_path, seed_cop
     (seed_copy / "new.txt").write_text("Harris visited the port city of Busan on Friday.", encoding="utf-8")
     code = (
         "import errno, sys\n"
-        "import qa.index\n"
+        "import qa.segments\n"
         "def full(*a, **k):\n"
         "    raise OSError(errno.ENOSPC, 'No space left on device', a[0])\n"
-        "qa.index._save_bm25 = full\n"
+        "qa.segments.write_segment_vectors = full\n"
         "from qa.cli import main\n"
         f"sys.argv = ['citeqa', 'index', {str(seed_copy)!r}, '--index', {str(index)!r}, '-q']\n"
         "main()\n"

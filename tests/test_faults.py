@@ -179,10 +179,10 @@ def test_disk_full_keeps_the_previous_index_answering(fault_matrix, tmp_path, se
             result = citeqa("index", str(seed_copy), "--index", str(index), "-q")
         else:
             code = (
-                "import errno, sys, qa.index\n"
+                "import errno, sys, qa.segments\n"
                 "def full(*a, **k):\n"
                 "    raise OSError(errno.ENOSPC, 'No space left on device', str(a[0]))\n"
-                "qa.index._save_bm25 = full\n"
+                "qa.segments.write_segment_vectors = full\n"
                 "from qa.cli import main\n"
                 f"sys.argv = ['citeqa', 'index', {str(seed_copy)!r}, '--index', {str(index)!r}, '-q']\n"
                 "main()\n"

@@ -7,10 +7,11 @@ import sys
 import textwrap
 import warnings
 
+import numpy as np
 import pytest
 from filelock import FileLock
 
-import qa.index
+import qa.segments
 from qa.errors import CiteqaError, IndexUnusableError
 from qa.index import IndexDir, IndexParams
 from qa.ingest import SkippedFile
@@ -46,10 +47,9 @@ def test_incremental_update_embeds_only_what_changed(tmp_path, seed_copy):
     assert report.added == ["new"] and report.changed == ["000_7e63e6485bed1ddb"]
     assert report.removed == ["004_cffa3cfd4d8230b1"] and report.unchanged == 0
     loaded = IndexDir(index_dir).open()
-    store = loaded.store
-    expected = len(store.article_sentences("new")) + len(store.article_sentences("000_7e63e6485bed1ddb"))
+    expected = len(loaded.article_sentences("new")) + len(loaded.article_sentences("000_7e63e6485bed1ddb"))
     assert len(embedder.encoded) == expected
-    assert [a.id for a in store.articles()] == ["000_7e63e6485bed1ddb", "new"]
+    assert [a.id for a in loaded.articles()] == ["000_7e63e6485bed1ddb", "new"]
     loaded.close()
 
 
@@ -57,16 +57,16 @@ def test_unchanged_articles_keep_their_vectors(tmp_path, seed_copy):
     index_dir = tmp_path / "idx"
     _build(index_dir, seed_copy)
     before = IndexDir(index_dir).open()
-    old = {s.text: before.sentence_matrix([s.row])[0] for s in before.store.article_sentences("004_cffa3cfd4d8230b1")}
+    old = {s.text: before.sentence_matrix([s.row])[0] for s in before.article_sentences("004_cffa3cfd4d8230b1")}
     before.close()
     (seed_copy / "aaa.txt").write_text("An article sorting first shifts every row.", encoding="utf-8")
     report, embedder = _build(index_dir, seed_copy)
     assert report.added == ["aaa"] and embedder.encoded == ["An article sorting first shifts every row."]
     after = IndexDir(index_dir).open()
-    for sentence in after.store.article_sentences("004_cffa3cfd4d8230b1"):
+    for sentence in after.article_sentences("004_cffa3cfd4d8230b1"):
         assert (after.sentence_matrix([sentence.row])[0] == old[sentence.text]).all()
-    for chunk in after.store.article_chunks("004_cffa3cfd4d8230b1"):
-        first, last = after.store.sentences([chunk.first_sentence_row, chunk.last_sentence_row])
+    for chunk in after.chunks(np.flatnonzero(after.article_ids("chunks") == "004_cffa3cfd4d8230b1")):
+        first, last = after.sentences([chunk.first_sentence_row, chunk.last_sentence_row])
         assert first.article_id == last.article_id == "004_cffa3cfd4d8230b1"
     after.close()
 
@@ -84,13 +84,13 @@ def test_unchanged_corpus_writes_nothing(tmp_path, seed_copy):
 
 
 def test_touched_files_rewrite_only_the_metadata(tmp_path, seed_copy):
-    """An update that changed no article (files touched) links every data file of the live generation (same
-    inodes: nothing rewritten) and writes only a copy of meta.sqlite with the new file facts; the index
-    checks clean and answers the same."""
+    """An update that changed no article (files touched) links every segment file of the live generation
+    (same inodes: nothing rewritten) and writes only a new catalog with the new file facts; the index checks
+    clean and answers the same."""
     index_dir = tmp_path / "idx"
     _build(index_dir, seed_copy)
     before = IndexDir(index_dir).open()
-    old_generation, old_rows = before.directory, {a.id: a for a in before.store.articles()}
+    old_generation, old_rows = before.directory, {a.id: a for a in before.articles()}
     old_inodes = {name: (before.directory / name).stat().st_ino for name in before.manifest["files"]}
     before.close()
     touched = seed_copy / "000_7e63e6485bed1ddb.txt"
@@ -101,8 +101,8 @@ def test_touched_files_rewrite_only_the_metadata(tmp_path, seed_copy):
     assert after.directory != old_generation
     new_inodes = {name: (after.directory / name).stat().st_ino for name in after.manifest["files"]}
     assert new_inodes.keys() == old_inodes.keys()
-    assert [name for name in new_inodes if new_inodes[name] != old_inodes[name]] == ["meta.sqlite"]
-    rows = {a.id: a for a in after.store.articles()}
+    assert [name for name in new_inodes if new_inodes[name] != old_inodes[name]] == ["catalog.sqlite"]
+    rows = {a.id: a for a in after.articles()}
     assert rows["000_7e63e6485bed1ddb"].mtime_ns == touched.stat().st_mtime_ns
     assert rows["004_cffa3cfd4d8230b1"] == old_rows["004_cffa3cfd4d8230b1"]
     after.close()
@@ -136,7 +136,7 @@ def test_interrupted_write_leaves_previous_index_usable(tmp_path, seed_copy, mon
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # as if Ctrl+C arrived while the new generation was being written
 
-    monkeypatch.setattr(qa.index, "_save_bm25", crash)
+    monkeypatch.setattr(qa.segments, "write_segment_vectors", crash)
     with pytest.raises(KeyboardInterrupt):
         _build(index_dir, seed_copy)
     monkeypatch.undo()
@@ -181,7 +181,7 @@ def test_killed_writer_leaves_previous_index_usable(tmp_path, seed_copy):
 def test_truncated_index_file_gives_a_clear_error(tmp_path, seed_copy):
     index_dir = tmp_path / "idx"
     _build(index_dir, seed_copy)
-    vectors = IndexDir(index_dir).live_generation() / "sentences.faiss"
+    (vectors,) = IndexDir(index_dir).live_generation().glob("seg-*/vectors.npy")
     vectors.write_bytes(vectors.read_bytes()[:100])
     with pytest.raises(IndexUnusableError, match=r"truncated or damaged; rebuild with `citeqa index --rebuild`"):
         IndexDir(index_dir).open()
@@ -229,7 +229,7 @@ def test_removing_an_article_embeds_nothing(tmp_path, seed_copy):
     report, embedder = _build(index_dir, seed_copy)
     assert report.removed == ["000_7e63e6485bed1ddb"] and embedder.encoded == []
     loaded = IndexDir(index_dir).open()
-    assert [a.id for a in loaded.store.articles()] == ["004_cffa3cfd4d8230b1"]
+    assert [a.id for a in loaded.articles()] == ["004_cffa3cfd4d8230b1"]
     assert loaded.vectors.count == loaded.counts["sentences"] > 0
     loaded.close()
 
@@ -280,7 +280,7 @@ def test_readers_never_fail_while_a_writer_rebuilds(tmp_path, seed_copy):
                 loaded = IndexDir(index_dir).open()
                 rows, _ = loaded.bm25_top(["harri"], "chunks", 5)
                 assert len(rows) > 0
-                assert loaded.store.article_text("000_7e63e6485bed1ddb")
+                assert loaded.article_text("000_7e63e6485bed1ddb")
                 loaded.close()
             except IndexUnusableError:
                 failures += 1
@@ -339,7 +339,7 @@ def test_a_full_disk_leaves_no_partial_generation(tmp_path, seed_copy, monkeypat
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(qa.index, "_save_bm25", full)
+    monkeypatch.setattr(qa.segments, "write_segment_vectors", full)
     with pytest.raises(OSError, match="No space left"):
         _build(index_dir, seed_copy)
     assert sorted(p.name for p in index_dir.iterdir() if p.is_dir()) == [generation.name]
@@ -350,23 +350,23 @@ def test_check_verifies_every_file(tmp_path, seed_copy):
     index_dir = tmp_path / "idx"
     _build(index_dir, seed_copy)
     assert IndexDir(index_dir).check()["articles"] == 2
-    vectors = IndexDir(index_dir).live_generation() / "sentences.faiss"
+    (vectors,) = IndexDir(index_dir).live_generation().glob("seg-*/vectors.npy")
     data = bytearray(vectors.read_bytes())
     data[-10] ^= 0xFF  # one flipped byte inside a vector: same size, loads fine, only the checksum knows
     vectors.write_bytes(bytes(data))
     IndexDir(index_dir).open().close()
-    with pytest.raises(IndexUnusableError, match=r"sentences\.faiss is missing, truncated or damaged"):
+    with pytest.raises(IndexUnusableError, match=r"vectors\.npy is missing, truncated or damaged"):
         IndexDir(index_dir).check()
 
 
 def test_damaged_bm25_arrays_are_caught_on_open(tmp_path, seed_copy):
     index_dir = tmp_path / "idx"
     _build(index_dir, seed_copy)
-    (array,) = (IndexDir(index_dir).live_generation() / "bm25-chunks").glob("indices*.npy")
+    (array,) = IndexDir(index_dir).live_generation().glob("seg-*/terms-chunks/documents.npy")
     data = bytearray(array.read_bytes())
     data[-4:] = b"\xff\xff\xff\x7f"  # an out-of-range term id: would fail mid-question
     array.write_bytes(bytes(data))
-    with pytest.raises(IndexUnusableError, match="bm25-chunks/indices"):
+    with pytest.raises(IndexUnusableError, match="terms-chunks/documents"):
         IndexDir(index_dir).open()
 
 

@@ -1,5 +1,6 @@
-"""Sentence vectors above the size threshold (qa.vectors): an HNSW graph shared between generations, a delta
-of added vectors, tombstones for removed ones, and merges; all with the real model on real text."""
+"""Sentence vectors above the size threshold (qa.vectors): an HNSW graph in the first segment, shared between
+generations, later segments searched exactly, tombstones for removed sentences, and merges; all with the real
+model on real text."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 from qa.cli import app
 from qa.index import IndexDir
 from qa.pipeline import Assistant
-from qa.vectors import ANN_THRESHOLD, BASE_FILE, ann_wanted
+from qa.vectors import ANN_THRESHOLD, GRAPH_FILE, ann_wanted
 from tests.conftest import ROOT, SEEDS
 from tests.test_faults import write_extra_articles
 
@@ -54,9 +55,10 @@ def test_forced_on_the_seeds_the_graph_answers_every_question_as_exact_search(as
 
 
 def _layout(index_dir):
+    """The vectors' layout and the inode of the graph file."""
     loaded = IndexDir(index_dir).open()
     try:
-        return loaded.vectors.layout, (loaded.directory / BASE_FILE).stat().st_ino
+        return loaded.vectors.layout, (loaded.segments[0].directory / GRAPH_FILE).stat().st_ino
     finally:
         loaded.close()
 
@@ -77,18 +79,18 @@ def _exact_answers(corpus, index_dir, monkeypatch) -> dict[str, list[tuple[str, 
         monkeypatch.setenv("CITEQA_ANN", "always")
 
 
-def test_updates_add_a_delta_and_tombstones_without_rebuilding_the_graph(seed_copy, tmp_path, monkeypatch):
+def test_updates_add_a_segment_and_tombstones_without_rebuilding_the_graph(seed_copy, tmp_path, monkeypatch):
     """Adding and deleting articles leaves the graph file as it was (a hard link: same inode), puts the new
-    sentences in the delta and marks the deleted ones; deleted text is never answered; once the changes pass
-    a fifth of the graph, the next update merges them into a new graph. Before and after the merge, every seed
-    question is answered as a fresh exact index of the same articles answers it."""
+    sentences in a new segment searched exactly and marks the deleted ones; deleted text is never answered;
+    once the changes pass a fifth of the graph, the next update merges everything into a new graph. Before and
+    after the merge, every seed question is answered as a fresh exact index of the same articles answers it."""
     monkeypatch.setenv("CITEQA_ANN", "always")
     write_extra_articles(seed_copy, 8, "extra-", seed=1)
     index_dir = tmp_path / "index"
     assistant = Assistant(corpus=seed_copy, index_dir=index_dir)
     assistant.ensure_index()
     built, inode = _layout(index_dir)
-    assert built.kind == "hnsw" and built.delta == built.tombstones == 0
+    assert built.kind == "hnsw" and built.exact == built.tombstones == 0
 
     (seed_copy / "zz-port.txt").write_text(
         "Port news\n\nThe harbour master of Tromsø said the new ferry terminal would open in October.\n"
@@ -98,8 +100,8 @@ def test_updates_add_a_delta_and_tombstones_without_rebuilding_the_graph(seed_co
     report = assistant.update_index()
     assert report.added == ["zz-port"] and report.removed == ["extra-000"]
     layout, same_inode = _layout(index_dir)
-    assert same_inode == inode and layout.base == built.base
-    assert layout.delta == 2 and layout.tombstones > 0  # the new article's headline and sentence
+    assert same_inode == inode and layout.graph == built.graph
+    assert layout.exact == 2 and layout.tombstones > 0  # the new article's headline and sentence
     assert IndexDir(index_dir).check()["sentences"] > 0  # the linked graph's checksum, carried over, still holds
     answer = assistant.ask("When will the ferry terminal in Tromsø open?")
     assert "October" in answer.text and answer.citations[0].article_id == "zz-port"
@@ -113,14 +115,14 @@ def test_updates_add_a_delta_and_tombstones_without_rebuilding_the_graph(seed_co
     assistant.close()
     assistant.update_index()
     merged, new_inode = _layout(index_dir)
-    assert new_inode != inode and merged.delta == merged.tombstones == 0  # a new graph of everything
+    assert new_inode != inode and merged.exact == merged.tombstones == 0  # a new graph of everything
     assert _answers(assistant) == _exact_answers(seed_copy, tmp_path / "exact-2", monkeypatch)
     assistant.close()
 
 
 def test_filtered_questions_search_only_the_allowed_sentences(seed_copy, tmp_path, monkeypatch):
-    """A filter allowing few sentences is searched exactly over them, a wide one inside the graph and delta;
-    either way only allowed rows come back, as many as asked when there are enough."""
+    """A filter allowing few sentences is searched exactly over them, a wide one inside the graph and the
+    later segment; either way only allowed rows come back, as many as asked when there are enough."""
     monkeypatch.setenv("CITEQA_ANN", "always")
     write_extra_articles(seed_copy, 6, "extra-", seed=2)
     assistant = Assistant(corpus=seed_copy, index_dir=tmp_path / "index")
@@ -129,9 +131,9 @@ def test_filtered_questions_search_only_the_allowed_sentences(seed_copy, tmp_pat
     assistant.close()
     assistant.update_index()
     vectors = assistant.index.vectors
-    assert vectors.layout.delta == 2
+    assert vectors.layout.exact == 2
     vector = assistant.embedder.encode(["harbour report"])[0]
-    everything = np.arange(vectors.count)
+    everything = np.flatnonzero(vectors.live)
     for allowed in (everything[:3], everything[::2], everything):
         rows = vectors.nearest(vector, 10, allowed)
         assert set(rows) <= set(allowed) and len(rows) == min(10, len(allowed))
@@ -166,21 +168,25 @@ def test_kill_9_during_a_merge_leaves_the_previous_generation_answering(seed_cop
 
 
 def test_damaged_vector_files_give_one_clear_error(seed_copy, tmp_path, monkeypatch):
-    """Each of the graph's files missing, truncated, or (the row table, same size) pointing at rows that do
-    not exist: opening says the index is damaged and how to rebuild, never a traceback."""
+    """The graph missing or truncated, or a segment's vectors cut short: opening says the index is damaged
+    and how to rebuild, never a traceback."""
     from qa.errors import IndexUnusableError
-    from qa.vectors import DELTA_FILE, ROWS_FILE
+    from qa.vectors import MATRIX_FILE
 
     monkeypatch.setenv("CITEQA_ANN", "always")
     Assistant(corpus=seed_copy, index_dir=tmp_path / "index").ensure_index()
+    (seed_copy / "zz-port.txt").write_text("Port news\n\nThe ferry terminal will open in October.\n")
+    Assistant(corpus=seed_copy, index_dir=tmp_path / "index").update_index()
     live = IndexDir(tmp_path / "index").live_generation()
-    for name, damage in [
-        (BASE_FILE, lambda p: p.unlink()),
-        (DELTA_FILE, lambda p: p.write_bytes(p.read_bytes()[:10])),
-        (ROWS_FILE, lambda p: np.save(p, np.load(p) + 10_000)),
+    (graph,) = live.glob(f"seg-*/{GRAPH_FILE}")
+    (matrix,) = live.glob(f"seg-*/{MATRIX_FILE}")
+    for path, damage in [
+        (graph, lambda p: p.unlink()),
+        (graph, lambda p: p.write_bytes(p.read_bytes()[:10])),
+        (matrix, lambda p: p.write_bytes(p.read_bytes()[:-40])),
     ]:
-        copy = tmp_path / f"damaged-{name}"
+        copy = tmp_path / f"damaged-{len(list(tmp_path.iterdir()))}"
         shutil.copytree(tmp_path / "index", copy)
-        damage(copy / live.name / name)
+        damage(copy / path.relative_to(tmp_path / "index"))
         with pytest.raises(IndexUnusableError, match="rebuild"):
             IndexDir(copy).open()
