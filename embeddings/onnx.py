@@ -116,6 +116,18 @@ class OnnxEmbedder:
 
     @cached_property
     def session(self):
+        """The session for a few texts (a question): its idle threads sleep. A spinning pool took the CPU from
+        the search that follows a question's encoding on two cores (exact search of BBC's vectors 6 ms alone,
+        18 ms right after a run)."""
+        return self._load_session(spinning=False)
+
+    @cached_property
+    def bulk_session(self):
+        """The session for many texts (indexing): its threads spin between runs, 8% more sentences a second
+        on two cores (195 → 212). A second session costs little: the weights are mapped, not copied."""
+        return self._load_session(spinning=True)
+
+    def _load_session(self, spinning: bool):
         """onnxruntime rewrites the graph (fusing attention, layer norms, GELU) and copies the weights out of the
         model file each time it loads one: 0.2 s, most of what a one-shot `ask` waits for. So the first load saves
         the rewritten graph with its weights in a separate file (`optimized-PRECISION/`); later loads take the
@@ -126,19 +138,19 @@ class OnnxEmbedder:
         saved = self.directory / f"optimized-{self.precision}"
         if (saved / "model.onnx").exists():
             try:
-                return _session(saved / "model.onnx", onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL)
+                return _session(saved / "model.onnx", onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL, spinning)
             except Exception:  # a damaged copy (onnxruntime raises several types): made again below
                 shutil.rmtree(saved, ignore_errors=True)
         model, level = self.directory / self.model_file, onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
         if self.model_file != MODEL_FILES[self.precision] or not os.access(self.directory, os.W_OK):
-            return _session(model, level)  # a model being checked, or a folder this user cannot write
+            return _session(model, level, spinning)  # a model being checked, or a folder this user cannot write
         staged = self.directory / f".optimized-{uuid.uuid4().hex[:8]}"
         try:
             staged.mkdir()
-            session = _session(model, level, save_to=staged / "model.onnx")
+            session = _session(model, level, spinning, save_to=staged / "model.onnx")
         except Exception:  # no room to save it: this process goes without the saved copy
             shutil.rmtree(staged, ignore_errors=True)
-            return _session(model, level)
+            return _session(model, level, spinning)
         with suppress(OSError):  # atomic; fails when another process saved its copy first, which is as good
             staged.rename(saved)
         shutil.rmtree(staged, ignore_errors=True)  # left only when the rename failed
@@ -181,13 +193,14 @@ class OnnxEmbedder:
         so that a batch holds texts of nearly one length and little compute goes to padding."""
         encodings = self.tokenizer.encode_batch(list(texts))
         out = np.zeros((len(encodings), self.dim), dtype=np.float32)
+        session = self.bulk_session if len(texts) > BATCH_SIZE else self.session
         for rows in token_batches([len(e.ids) for e in encodings], BATCH_TOKENS, BATCH_SIZE):
-            out[rows] = self._encode_batch([encodings[i] for i in rows])
+            out[rows] = self._encode_batch(session, [encodings[i] for i in rows])
             if progress:
                 progress(len(rows))
         return out
 
-    def _encode_batch(self, encodings: list) -> np.ndarray:
+    def _encode_batch(self, session, encodings: list) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
         pads = {"input_ids": self.config["pad_id"], "attention_mask": 0, "token_type_ids": 0}
         columns = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
@@ -198,7 +211,7 @@ class OnnxEmbedder:
             for name in self.config["inputs"]
         }
         mask = np.array([[1] * len(e.ids) + [0] * (width - len(e.ids)) for e in encodings], dtype=np.float32)
-        hidden = self.session.run(None, feeds)[0]
+        hidden = session.run(None, feeds)[0]
         if self.config["pooling"] == "cls":
             pooled = hidden[:, 0]
         else:
@@ -207,13 +220,15 @@ class OnnxEmbedder:
         return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
 
 
-def _session(model: Path, level, save_to: Path | None = None):
-    """An onnxruntime CPU session at an optimization level, optionally saving the optimized graph."""
+def _session(model: Path, level, spinning: bool, save_to: Path | None = None):
+    """An onnxruntime CPU session at an optimization level, its idle threads spinning or not, optionally saving
+    the optimized graph."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     options.graph_optimization_level = level
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     if save_to is not None:  # the weights go to a file of their own, which later loads map instead of copying
         options.optimized_model_filepath = str(save_to)
         options.add_session_config_entry("session.optimized_model_external_initializers_file_name", "weights.data")

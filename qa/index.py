@@ -19,7 +19,7 @@ import sqlite3
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -299,17 +299,18 @@ class LoadedIndex:
 
     def _rows(self, collection: str, rows: Sequence[int]) -> list:
         """Chunk or sentence rows read from their segments, with global row numbers."""
-        rows = [int(r) for r in rows]
+        rows = np.asarray(rows, dtype=np.int64)
         at = np.searchsorted(self.offsets[collection], rows, side="right") - 1
         found: dict[int, SentenceRow | ChunkRow] = {}
-        for position in set(at.tolist()):
+        for position in np.unique(at).tolist():
             offset = int(self.offsets[collection][position])
             store = self.segments[position].store
-            local = [r - offset for r, p in zip(rows, at, strict=True) if p == position]
-            by_local = store.sentences(local) if collection == "sentences" else store.chunks(local)
-            for local_row, row in by_local.items():
-                found[local_row + offset] = _globalised(row, offset, int(self.offsets["sentences"][position]))
-        return [found[r] for r in rows]
+            local = (rows[at == position] - offset).tolist()
+            if collection == "sentences":
+                found.update(store.sentences(local, offset))
+            else:
+                found.update(store.chunks(local, offset, int(self.offsets["sentences"][position])))
+        return [found[r] for r in rows.tolist()]
 
     def chunks(self, rows: Sequence[int]) -> list[ChunkRow]:
         return self._rows("chunks", rows)
@@ -381,17 +382,6 @@ class LoadedIndex:
             self.catalog.close()
         for segment in self.segments:
             segment.close()
-
-
-def _globalised(row: SentenceRow | ChunkRow, offset: int, sentence_offset: int) -> SentenceRow | ChunkRow:
-    if isinstance(row, SentenceRow):
-        return replace(row, row=row.row + offset)
-    return replace(
-        row,
-        row=row.row + offset,
-        first_sentence_row=row.first_sentence_row + sentence_offset,
-        last_sentence_row=row.last_sentence_row + sentence_offset,
-    )
 
 
 class IndexDir:

@@ -173,23 +173,29 @@ class MetadataStore(_Sqlite):
             if key in wanted
         }
 
-    def article_fields(self, article_ids: Iterable[str] | None = None) -> dict[str, tuple]:
-        """article id → (title, date, author, source, url, pages) of the given articles, or of all."""
-        rows = self._query(f"SELECT id, {ARTICLE_FIELDS} FROM articles")
-        wanted = None if article_ids is None else set(article_ids)
-        return {row[0]: row[1:] for row in rows if wanted is None or row[0] in wanted}
+    def article_fields(self, article_ids: Iterable[str]) -> dict[str, tuple]:
+        """article id → (title, date, author, source, url, pages) of the given articles."""
+        wanted = set(article_ids)
+        if len(wanted) < 100:  # the answer step asks for a few articles at a time
+            marks = ",".join("?" * len(wanted))
+            rows = self._query(f"SELECT id, {ARTICLE_FIELDS} FROM articles WHERE id IN ({marks})", sorted(wanted))
+        else:
+            rows = [row for row in self._query(f"SELECT id, {ARTICLE_FIELDS} FROM articles") if row[0] in wanted]
+        return {row[0]: row[1:] for row in rows}
 
     def article_text(self, article_id: str) -> str:
         return self._query("SELECT text FROM articles WHERE id = ?", (article_id,))[0][0]
 
-    def chunks(self, rows: Sequence[int]) -> dict[int, ChunkRow]:
-        """The given local chunk rows, by row."""
-        found = self._select("chunks", "row, article_id, position, first_sentence_row, last_sentence_row, text", rows)
+    def chunks(self, rows: Sequence[int], offset: int, sentence_offset: int) -> dict[int, ChunkRow]:
+        """The given local chunk rows, by row, numbered from `offset` (their sentence rows from
+        `sentence_offset`): rows of the whole generation."""
+        columns = f"row + {offset:d}, article_id, position, first_sentence_row + {sentence_offset:d}, "
+        found = self._select("chunks", columns + f"last_sentence_row + {sentence_offset:d}, text", rows)
         return {r[0]: ChunkRow(*r) for r in found}
 
-    def sentences(self, rows: Sequence[int]) -> dict[int, SentenceRow]:
-        """The given local sentence rows, by row."""
-        found = self._select("sentences", 'row, article_id, position, start, "end", text', rows)
+    def sentences(self, rows: Sequence[int], offset: int) -> dict[int, SentenceRow]:
+        """The given local sentence rows, by row, numbered from `offset`: rows of the whole generation."""
+        found = self._select("sentences", f'row + {offset:d}, article_id, position, start, "end", text', rows)
         return {r[0]: SentenceRow(*r) for r in found}
 
     def _select(self, table: str, columns: str, rows: Iterable[int]):
