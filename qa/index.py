@@ -33,11 +33,13 @@ from qa.generations import MANIFEST, Generations, link_or_copy, read_manifest, v
 from qa.ingest import (
     SUPPORTED,
     Article,
+    CorpusListing,
     CorpusScan,
     Skipped,
     SkippedFile,
     SourceFile,
     file_facts,
+    list_corpus,
     parse_article,
     scan_corpus,
     shown_path,
@@ -123,12 +125,13 @@ class LoadedIndex:
             for entry in self.manifest["segments"]:
                 info = SegmentInfo(**entry)
                 self.segments.append(Segment(directory / info.name, info, dim))
+            self._find_live_rows()
+        except IndexUnusableError:
+            self.close()
+            raise
         except (RuntimeError, ValueError, OSError, KeyError, TypeError) as exc:
             self.close()
-            raise IndexUnusableError(
-                f"index at {directory.parent} is damaged ({first_line(exc)}); {REBUILD_HINT}"
-            ) from exc
-        self._find_live_rows()
+            raise self._damaged(exc) from exc
         self._vectors: SentenceVectors | None = None
         self._bm25: dict[str, Bm25] = {}
         if whole:
@@ -449,8 +452,9 @@ class IndexDir:
         finally:
             loaded.close()
 
-    def is_stale(self, corpus: Path) -> bool:
-        """True when files were added, removed or touched since the live generation (stat only, no reads)."""
+    def is_stale(self, corpus: Path, listing: CorpusListing | None = None) -> bool:
+        """True when files were added, removed or touched since the live generation (stat only, no reads; from
+        `listing` when given)."""
         generation = self.live_generation()
         if generation is None:
             return True
@@ -464,7 +468,7 @@ class IndexDir:
         except IndexUnusableError:
             return True
         known |= {(item["path"], item["size"], item["mtime_ns"]) for item in manifest.get("skipped", [])}
-        seen = file_facts(corpus)
+        seen = file_facts(corpus, listing)
         return seen is None or seen != known
 
     def update(
@@ -479,13 +483,14 @@ class IndexDir:
         first time are reported as SkippedFile warnings; ones already reported are not repeated."""
         started = time.perf_counter()
         with self.generations.write_lock():
-            report = None if rebuild else self._unchanged(corpus, params)
+            listing = list_corpus(corpus)
+            report = None if rebuild else self._unchanged(corpus, params, listing)
             if report is None:
-                report = self._update(corpus, params, embedder, progress, rebuild)
+                report = self._update(corpus, params, embedder, progress, rebuild, listing)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _unchanged(self, corpus: Path, params: IndexParams) -> UpdateReport | None:
+    def _unchanged(self, corpus: Path, params: IndexParams, listing: CorpusListing) -> UpdateReport | None:
         """The report of an update with nothing to do, when the file facts (stat only, no reads) and the
         manifest say so; None when anything may have changed."""
         generation = self.live_generation()
@@ -496,14 +501,16 @@ class IndexDir:
             built = IndexParams(**manifest["params"])
         except (IndexUnusableError, TypeError):
             return None
-        if built != params or manifest["corpus"] != stored_path(corpus) or self.is_stale(corpus):
+        if built != params or manifest["corpus"] != stored_path(corpus) or self.is_stale(corpus, listing):
             return None
         return UpdateReport(unchanged=manifest["counts"]["articles"], skipped=len(manifest.get("skipped", [])))
 
-    def _update(self, corpus: Path, params: IndexParams, embedder, progress: Progress, rebuild: bool) -> UpdateReport:
+    def _update(
+        self, corpus: Path, params: IndexParams, embedder, progress: Progress, rebuild: bool, listing: CorpusListing
+    ) -> UpdateReport:
         previous = None if rebuild or not self.exists() else self._open_previous()
         try:
-            plan = self._plan(corpus, params, previous)
+            plan = self._plan(corpus, params, previous, listing)
             if plan.needs_write and previous is not None and plan.report.up_to_date:
                 self._write_file_facts(previous, plan)
             elif plan.needs_write:
@@ -550,11 +557,13 @@ class IndexDir:
         except IndexFormatError:
             return None
 
-    def _plan(self, corpus: Path, params: IndexParams, previous: LoadedIndex | None) -> UpdatePlan:
+    def _plan(
+        self, corpus: Path, params: IndexParams, previous: LoadedIndex | None, listing: CorpusListing
+    ) -> UpdatePlan:
         if previous is not None:
             self._check_same_index(corpus, params, previous)
         old_files = previous.files if previous else {}
-        scan = scan_corpus(corpus, {facts[1:4]: facts[4] for facts in old_files.values()})
+        scan = scan_corpus(corpus, {facts[1:4]: facts[4] for facts in old_files.values()}, listing)
         known_skips = {s.facts: s for s in previous.skipped} if previous else {}
         # A file found unreadable when parsed (a page without an article) is not parsed again while unchanged.
         scan.skipped += [known_skips[_skip_facts(s)] for s in scan.sources if _skip_facts(s) in known_skips]
