@@ -469,7 +469,7 @@ class IndexDir:
             return True
         known |= {(item["path"], item["size"], item["mtime_ns"]) for item in manifest.get("skipped", [])}
         seen = file_facts(corpus, listing)
-        return seen is None or seen != known
+        return seen != known
 
     def update(
         self,

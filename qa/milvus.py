@@ -203,7 +203,7 @@ class MilvusStore:
             (s["path"], s["size"], s["mtime_ns"]) for s in (self._meta(f"skipped\x1f{home}") or {}).get("files", [])
         }
         seen = file_facts(corpus)
-        return seen is None or seen != known
+        return seen != known
 
     def open(self, model_id: str | None = None) -> MilvusReader:
         meta = self._meta("index")
