@@ -45,14 +45,15 @@ def test_onnx_export_matches_sentence_transformers(seed_index_dir):
 
 
 def test_one_shot_ask_does_not_import_torch(seed_index_dir):
-    """Nor what only indexing needs: bm25s and scipy (0.3 s); nor pydantic, which typer 0.29 brings (0.1 s)."""
+    """Nor what only indexing needs: bm25s and scipy (0.3 s); nor pydantic, which typer 0.29 brings (0.1 s);
+    nor numpy.ma, which np.unique imports (28 ms)."""
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from qa.cli import app\n"
         f"r = CliRunner().invoke(app, ['ask', 'Who did Lee In-young meet?', '--index', {str(seed_index_dir)!r}])\n"
         "assert r.exit_code == 0 and 'Harry Harris' in r.output, r.output\n"
-        "heavy = ('torch', 'sentence_transformers', 'transformers', 'bm25s', 'scipy', 'pydantic')\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers', 'bm25s', 'scipy', 'pydantic', 'numpy.ma')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
