@@ -48,7 +48,6 @@ from qa.ingest import (
 from qa.lexical import lucene_idf, terms
 from qa.retrieve import top_rows
 from qa.segments import (
-    COLLECTIONS,
     MergePolicy,
     NewArticle,
     Segment,
@@ -59,6 +58,7 @@ from qa.segments import (
 )
 from qa.sentences import normalise_space
 from qa.storage import (
+    BM25_COLLECTIONS,
     ArticleRow,
     ChunkRow,
     IndexParams,
@@ -136,7 +136,7 @@ class LoadedIndex:
         self._bm25: dict[str, Bm25] = {}
         if whole:
             self.vectors  # noqa: B018 - loaded now, see above
-            for name in COLLECTIONS:
+            for name in BM25_COLLECTIONS:
                 self._bm25_of(name)
         self._chunk_spans: np.ndarray | None = None
         self._article_ids: dict[str, np.ndarray] = {}  # read on the first filtered question

@@ -26,7 +26,6 @@ from qa.store import MetadataStore
 from qa.vectors import SegmentVectors, ann_wanted, write_segment_vectors
 
 PREFIX = "seg-"
-COLLECTIONS = ("chunks", "sentences")  # the BM25 collections: passages for retrieval, sentences for answers
 MAX_SEGMENTS = 8  # more, and the segments after the first are merged into one
 MERGE_SHARE = 0.2  # tombstones (or, beside a graph, sentences outside it) past this share: merge everything
 
