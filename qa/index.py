@@ -566,8 +566,9 @@ class IndexDir:
         scan = scan_corpus(corpus, {facts[1:4]: facts[4] for facts in old_files.values()}, listing)
         known_skips = {s.facts: s for s in previous.skipped} if previous else {}
         # A file found unreadable when parsed (a page without an article) is not parsed again while unchanged.
-        scan.skipped += [known_skips[_skip_facts(s)] for s in scan.sources if _skip_facts(s) in known_skips]
-        scan.sources[:] = [s for s in scan.sources if _skip_facts(s) not in known_skips]
+        if known_skips:
+            scan.skipped += [known_skips[_skip_facts(s)] for s in scan.sources if _skip_facts(s) in known_skips]
+            scan.sources[:] = [s for s in scan.sources if _skip_facts(s) not in known_skips]
         for skipped in scan.skipped:
             if skipped.facts not in known_skips:
                 warnings.warn(skipped.message, SkippedFile, stacklevel=3)
@@ -642,7 +643,8 @@ class GenerationBuilder:
             fingerprints = {}
             for segment, ids in zip(segments, live, strict=True):
                 fingerprints.update(segment.store.fingerprints(ids))
-            _write_catalog(temp, files, copy_groups(fingerprints))
+            previous_groups = self.previous.copy_groups() if self.previous is not None else None
+            _write_catalog(temp, files, copy_groups(fingerprints, previous_groups, {a.id for a in articles}))
             counts = {
                 "articles": len(files),
                 "chunks": sum(s.ranges[a][3] for s, ids in zip(segments, live, strict=True) for a in ids),

@@ -74,3 +74,40 @@ def test_a_story_saved_three_times_is_cited_once_with_also_in(tmp_path, seed_cop
         ).output
     )
     assert alone["citations"][0]["also_in"] == []
+
+
+def test_groups_after_an_update_equal_the_full_computation():
+    """Random updates (articles added, changed, removed) of a corpus full of copies: the groups computed from
+    the previous ones and the fresh articles are those computed from scratch."""
+    import random
+
+    rng = random.Random(3)
+    sentences = [s for text in (STORY, OTHER) for s in text.replace("\n", " ").split(". ") if len(s) > 30]
+
+    def article() -> str:
+        body = rng.sample(sentences, rng.randint(6, min(14, len(sentences))))
+        return ". ".join(body) + "."
+
+    texts = {f"a{i:03d}": article() for i in range(40)}
+    for i in range(15):  # copies: the same text, a wire version, a trimmed one
+        source = texts[rng.choice(sorted(texts))]
+        texts[f"c{i:03d}"] = rng.choice([source, syndicated(source), "\n".join(source.split(". ")[:-2])])
+    fingerprints = {key: fingerprint(text) for key, text in texts.items()}
+    groups = copy_groups(fingerprints)
+    assert groups  # the corpus does hold copies
+    for _ in range(12):
+        keys = sorted(fingerprints)
+        for key in rng.sample(keys, 3):
+            del fingerprints[key]
+        fresh = set()
+        for key in rng.sample(sorted(fingerprints), 2):  # changed: another text, or a copy of another article
+            fingerprints[key] = fingerprint(rng.choice([article(), texts[rng.choice(keys)]]))
+            fresh.add(key)
+        for i in range(3):
+            key = f"n{len(texts)}-{i}"
+            texts[key] = rng.choice([article(), texts[rng.choice(keys)], syndicated(texts[rng.choice(keys)])])
+            fingerprints[key] = fingerprint(texts[key])
+            fresh.add(key)
+        updated = copy_groups(fingerprints, groups, fresh)
+        assert updated == copy_groups(fingerprints)
+        groups = updated
