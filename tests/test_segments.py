@@ -133,3 +133,23 @@ def test_merge_policy():
     assert policy.choose([first, big], [1000, 1200]) == ([0, 1], False)  # more outside the first than in it
     graph = SegmentInfo("g", 100, 1000, 300, graph=True)
     assert policy.choose([graph, SegmentInfo("d", 30, 300, 90)], [1000, 300])[0] == [0, 1]  # 30% beside it
+
+
+def test_a_segment_without_sentences_is_searched_as_empty(tmp_path, seed_copy):
+    """An update whose only new article has no sentence (a dateline) writes an empty segment; searches skip it."""
+    index = IndexDir(tmp_path / "idx", NEVER)
+    embedder = HashingEmbedder()
+    index.update(seed_copy, PARAMS, embedder)
+    (seed_copy / "dateline.txt").write_text("16-Jan-2020 Agency | 6:02 AM\n")
+    index.update(seed_copy, PARAMS, embedder)
+    loaded = index.open()
+    try:
+        assert len(loaded.segments) == 2 and loaded.segments[1].info.sentences == 0
+        assert loaded.counts["articles"] == 3
+        rows = loaded.dense_sentences(embedder.encode(["Harris met Lee"])[0], 5)
+        assert len(rows) == 5 and set(loaded.article_ids("sentences")[rows]) <= {
+            "000_7e63e6485bed1ddb",
+            "004_cffa3cfd4d8230b1",
+        }
+    finally:
+        loaded.close()
