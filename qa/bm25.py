@@ -132,6 +132,8 @@ class Bm25:
             raise ValueError("term counts and rows disagree")
         self.num_docs = int(live.sum())
         self.average_length = float(self.lengths[live].mean()) if self.num_docs else 1.0
+        # every row's length normalisation, once per opened index rather than per question term
+        self.norm = K1 * ((1 - B) + B * self.lengths / np.float64(self.average_length))
 
     def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """The live global rows holding `term`, and how often."""
@@ -156,8 +158,7 @@ class Bm25:
             if not len(rows):
                 continue
             idf = np.float32(lucene_idf(len(rows), self.num_docs))
-            norm = K1 * ((1 - B) + B * self.lengths[rows] / np.float64(self.average_length))
-            out[rows] += (idf * (counts / (norm + counts))).astype(np.float32)
+            out[rows] += (idf * (counts / (self.norm[rows] + counts))).astype(np.float32)
         return out
 
     def document_frequency(self, term: str) -> int:
