@@ -155,7 +155,7 @@ class LoadedIndex:
             "chunks": np.zeros(sum(i.chunks for i in infos), dtype=bool),
         }
         self.where: dict[str, tuple[int, int, int]] = {}  # article id -> (segment, first sentence, first chunk)
-        self.sentence_count: dict[str, int] = {}
+        self.live_ids: list[set[str]] = [set() for _ in self.segments]  # by segment
         for position, segment in enumerate(self.segments):
             sentence_offset, chunk_offset = self.offsets["sentences"][position], self.offsets["chunks"][position]
             for article_id, (first, sentences, first_chunk, chunks) in segment.ranges.items():
@@ -164,7 +164,7 @@ class LoadedIndex:
                 self.live["sentences"][sentence_offset + first : sentence_offset + first + sentences] = True
                 self.live["chunks"][chunk_offset + first_chunk : chunk_offset + first_chunk + chunks] = True
                 self.where[article_id] = (position, sentence_offset + first, chunk_offset + first_chunk)
-                self.sentence_count[article_id] = sentences
+                self.live_ids[position].add(article_id)
         if len(self.where) != len(self.files):
             raise IndexUnusableError(f"index at {self.directory.parent} is inconsistent (catalog); {REBUILD_HINT}")
         self.counts = {
@@ -335,14 +335,15 @@ class LoadedIndex:
 
     def articles(self) -> list[ArticleRow]:
         found = []
-        for segment in self.segments:
-            live = [a for a in segment.ranges if self.files.get(a, ("",))[0] == segment.info.name]
+        for segment, live in zip(self.segments, self.live_ids, strict=True):
             found += [article_row(a, f, self.files[a]) for a, f in segment.store.article_fields(live).items()]
         return sorted(found, key=lambda row: row.id)
 
     def article_sentences(self, article_id: str) -> list[SentenceRow]:
-        first = self.where[article_id][1] if article_id in self.where else 0
-        return self.sentences(range(first, first + self.sentence_count.get(article_id, 0)))
+        if article_id not in self.where:
+            return []
+        position, first, _ = self.where[article_id]
+        return self.sentences(range(first, first + self.segments[position].ranges[article_id][1]))
 
     def describe(self) -> dict:
         return {
@@ -634,7 +635,12 @@ class GenerationBuilder:
         sources = {s.id: s for s in plan.scan.sources}
         try:
             segments, live = self._segments(temp, plan, articles, vectors, dim)
-            if not any(s.ranges[a][1] for s, ids in zip(segments, live, strict=True) for a in ids):
+            counts = {  # a merge moves live rows, never drops them
+                "articles": sum(len(ids) for ids in live),
+                "chunks": sum(s.ranges[a][3] for s, ids in zip(segments, live, strict=True) for a in ids),
+                "sentences": sum(s.ranges[a][1] for s, ids in zip(segments, live, strict=True) for a in ids),
+            }
+            if not counts["sentences"]:
                 raise CiteqaError(f"the articles in '{shown_path(plan.corpus)}' contain no sentences to index")
             segments, live = self._merge(temp, segments, live)
             self.progress("writing", 0, 1)
@@ -645,11 +651,6 @@ class GenerationBuilder:
                 fingerprints.update(segment.store.fingerprints(ids))
             previous_groups = self.previous.copy_groups() if self.previous is not None else None
             _write_catalog(temp, files, copy_groups(fingerprints, previous_groups, {a.id for a in articles}))
-            counts = {
-                "articles": len(files),
-                "chunks": sum(s.ranges[a][3] for s, ids in zip(segments, live, strict=True) for a in ids),
-                "sentences": sum(s.ranges[a][1] for s, ids in zip(segments, live, strict=True) for a in ids),
-            }
         except sqlite3.OperationalError as exc:  # SQLite reports a full disk in its own words, not as OSError
             if "full" in str(exc):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(temp)) from exc
@@ -682,10 +683,8 @@ class GenerationBuilder:
         its live article ids."""
         segments, live = [], []
         if self.previous is not None:
-            for segment in self.previous.segments:
-                kept = {
-                    a for a in segment.ranges if a in plan.reused and self.previous.files[a][0] == segment.info.name
-                }
+            for segment, previously_live in zip(self.previous.segments, self.previous.live_ids, strict=True):
+                kept = previously_live & plan.reused.keys()
                 if kept:
                     segments.append(segment)
                     live.append(kept)
