@@ -20,6 +20,7 @@ qa/answer_weights.py.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import pickle
 import random
 import tempfile
@@ -29,7 +30,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from qa.choose import ANSWERABLE_FEATURES, FEATURES, answerable_features, answerable_row
+from qa.candidates import Candidate
+from qa.choose import ANSWERABLE_FEATURES, FEATURES, answerable_row, feature_matrix, years_found
 from qa.eval.datasets import load_dataset
 from qa.eval.evaluate import assistant_for
 from qa.eval.metrics import contains_gold
@@ -40,8 +42,11 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
 SQUAD = SHARED / "squad-v1.1-dev-half.json"
 BBC = SHARED / "bbc-dev.jsonl"
 BBC_CORPUS = SHARED / "bbc"
-CACHE = Path(tempfile.gettempdir()) / "citeqa-fit-answer.pkl"
-WEIGHTS_MODULE = Path(__file__).resolve().parents[1] / "qa" / "answer_weights.py"
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = Path(tempfile.gettempdir()) / "citeqa-fit-answer-samples.pkl"
+FEATURE_CACHE = Path(tempfile.gettempdir()) / "citeqa-fit-answer-features"
+FEATURE_MODULES = ("qa/choose.py", "qa/questions.py", "qa/mentions.py", "qa/lexical.py", "qa/candidates.py")
+WEIGHTS_MODULE = ROOT / "qa" / "answer_weights.py"
 WEIGHTS_FILE_HEADER = '''"""Weights of the answer model (qa/choose.py), written by `bench/fit_answer.py --write`.
 
 Do not edit by hand: change the features or the data, then fit again.
@@ -57,10 +62,25 @@ BM25_FEATURES = [i for i, f in enumerate(FEATURES) if "cosine" not in f and f !=
 
 
 @dataclass
+class Sample:
+    """One question as retrieval left it for the answer step: its candidate sentences and the IDF of its words.
+    Features are computed from samples, so that a changed feature needs no retrieval again."""
+
+    source: str  # "squad", "squad-negative", "bbc"
+    question_id: str
+    question: str
+    answerable: bool
+    gold: tuple[str, ...]
+    candidates: list[Candidate]
+    idf: dict[str, float]
+    dense: bool
+
+
+@dataclass
 class Case:
     """One question as the answer step saw it: candidate features, which candidates answer, headline flags."""
 
-    source: str  # "squad", "squad-negative", "bbc"
+    source: str
     question_id: str
     answerable: bool
     features: np.ndarray
@@ -69,8 +89,8 @@ class Case:
     years: float  # share of the question's years found in the candidates (qa.choose.answerable_features)
 
 
-def collect(assistant: Assistant, questions, source: str, exclude_own_article: bool) -> list[Case]:
-    cases = []
+def collect(assistant: Assistant, questions, source: str, exclude_own_article: bool) -> list[Sample]:
+    samples = []
     for item in questions:
         retrieval = assistant.search(item.question, k=40, mode="hybrid")
         runs = [(source, retrieval.passages, item.answerable)]
@@ -78,15 +98,21 @@ def collect(assistant: Assistant, questions, source: str, exclude_own_article: b
             prefix = next(iter(item.gold_docs))[:4]
             others = [p for p in retrieval.passages if not p.chunk.article_id.startswith(prefix)]
             runs.append((f"{source}-negative", others, False))
+        analysis = analyse_question(item.question)
         for name, passages, answerable in runs:
-            scored = assistant.score(retrieval, passages)
-            features = np.array([[s.features[f] for f in FEATURES] for s in scored]).reshape(-1, len(FEATURES))
-            gold = item.gold_strings if answerable else ()
-            labels = np.array([bool(gold) and contains_gold(s.candidate.sentence.text, gold) for s in scored])
-            headline = np.array([s.candidate.headline for s in scored], dtype=bool)
-            years = answerable_features(analyse_question(item.question), scored)[-1]
-            cases.append(Case(name, item.id, answerable, features, labels, headline, float(years)))
-    return cases
+            candidates, idf = assistant.candidates(analysis, retrieval, passages)
+            gold = tuple(item.gold_strings) if answerable else ()
+            samples.append(Sample(name, item.id, item.question, answerable, gold, candidates, idf, True))
+    return samples
+
+
+def featurise(sample: Sample) -> Case:
+    question = analyse_question(sample.question)
+    features = feature_matrix(question, sample.candidates, sample.idf)
+    labels = np.array([bool(sample.gold) and contains_gold(c.sentence.text, sample.gold) for c in sample.candidates])
+    headline = np.array([c.headline for c in sample.candidates], dtype=bool)
+    years = years_found(question, sample.candidates)
+    return Case(sample.source, sample.question_id, sample.answerable, features, labels, headline, years)
 
 
 def trap(case: Case) -> Case | None:
@@ -109,19 +135,25 @@ def trap(case: Case) -> Case | None:
 
 
 def load_cases(refresh: bool, traps: bool) -> list[Case]:
-    if CACHE.exists() and not refresh:
-        cases = pickle.loads(CACHE.read_bytes())
-        return cases + [t for t in map(trap, cases) if t is not None and traps]
-    squad = load_dataset(SQUAD)
-    squad_assistant = assistant_for(squad, None, None, None)
-    squad_assistant.ensure_index()
-    bbc = load_dataset(BBC)
-    bbc_assistant = Assistant(corpus=BBC_CORPUS)
-    bbc_assistant.ensure_index()
-    cases = collect(squad_assistant, squad.questions, "squad", True) + collect(
-        bbc_assistant, bbc.questions, "bbc", False
-    )
-    CACHE.write_bytes(pickle.dumps(cases))
+    """Samples are retrieved once and kept in SAMPLES; features are computed again whenever the modules that
+    compute them change (FEATURE_CACHE is keyed by their source)."""
+    if refresh or not SAMPLES.exists():
+        squad = load_dataset(SQUAD)
+        squad_assistant = assistant_for(squad, None, None, None)
+        squad_assistant.ensure_index()
+        bbc = load_dataset(BBC)
+        bbc_assistant = Assistant(corpus=BBC_CORPUS)
+        bbc_assistant.ensure_index()
+        samples = collect(squad_assistant, squad.questions, "squad", True)
+        samples += collect(bbc_assistant, bbc.questions, "bbc", False)
+        SAMPLES.write_bytes(pickle.dumps(samples))
+    key = hashlib.sha256(b"".join((ROOT / m).read_bytes() for m in FEATURE_MODULES)).hexdigest()[:16]
+    cached = FEATURE_CACHE.with_suffix(f".{key}.pkl")
+    if cached.exists() and not refresh:
+        cases = pickle.loads(cached.read_bytes())
+    else:
+        cases = [featurise(s) for s in pickle.loads(SAMPLES.read_bytes())]
+        cached.write_bytes(pickle.dumps(cases))
     return cases + [t for t in map(trap, cases) if t is not None and traps]
 
 

@@ -104,7 +104,7 @@ def feature_matrix(question: QuestionAnalysis, candidates: list[Candidate], idf:
     for candidate in candidates:
         text = candidate.sentence.text
         own = term_set(text)
-        around = own | term_set(candidate.context)
+        around = own.union(*map(term_set, candidate.context))  # each part is cached: they repeat across candidates
         new_types = {m.type for m in question.new_mentions(text)}
         cosine = candidate.cosine or 0.0
         rows.append(
@@ -161,31 +161,32 @@ def answerable_features(question: QuestionAnalysis, scored: list[Scored]) -> np.
     names, numbers and years the question is constrained by occur around it, whether it has the asked type."""
     if not scored:
         return np.zeros(len(ANSWERABLE_FEATURES))
-    years_found = {y for s in scored for y in question.years if y in s.candidate.sentence.text}
     return answerable_row(
         scored[0].probability,
         scored[0].features,
         max(s.features["constraints"] for s in scored),
-        len(years_found) / len(question.years) if question.years else 1.0,
+        years_found(question, [s.candidate for s in scored]),
     )
+
+
+def years_found(question: QuestionAnalysis, candidates: list[Candidate]) -> float:
+    """The share of the question's years that some candidate sentence states (1 when it names none)."""
+    if not question.years:
+        return 1.0
+    found = {y for c in candidates for y in question.years if y in c.sentence.text}
+    return len(found) / len(question.years)
 
 
 def answerable_row(probability: float, top: dict[str, float], best_constraints: float, years: float) -> np.ndarray:
     """ANSWERABLE_FEATURES from the best candidate's probability and features (shared with the fitting)."""
-    return np.array(
-        [
-            probability,
-            top["cosine"],
-            top["predicate_cosine"],
-            top["coverage"],
-            top["context_coverage"],
-            top["constraints"],
-            best_constraints,
-            top["type_match"] + top["type_other"],
-            top["type_missing"],
-            years,
-        ]
-    )
+    derived = {
+        "probability": probability,
+        "best_constraints": best_constraints,
+        "years": years,
+        "typed_match": top["type_match"] + top["type_other"],
+        "typed_missing": top["type_missing"],
+    }
+    return np.array([derived[f] if f in derived else top[f] for f in ANSWERABLE_FEATURES])
 
 
 def answerable(question: QuestionAnalysis, scored: list[Scored], dense: bool = True) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 from embeddings.base import DEFAULT_MODEL, model_id_for
 from qa.answer import NOT_ANSWERED, Answer, AnswerSpan, Citation
 from qa.backends import open_store
-from qa.candidates import gather
+from qa.candidates import Candidate, gather
 from qa.choose import Scored, choose, score
 from qa.errors import CiteqaError, IndexBusyError, IndexUnusableError, StaleIndexWarning, UsageError
 from qa.filters import Filter
@@ -248,10 +248,17 @@ class Assistant:
         """Every sentence of the best passages (or of `passages`), most likely answer first."""
         return self._score(analyse_question(retrieval.question), retrieval, passages)
 
-    def _score(self, question: QuestionAnalysis, retrieval: Retrieval, passages: list[Passage] | None) -> list[Scored]:
+    def candidates(
+        self, question: QuestionAnalysis, retrieval: Retrieval, passages: list[Passage] | None = None
+    ) -> tuple[list[Candidate], dict[str, float]]:
+        """The sentences the answer step weighs, and the IDF of the question's words among sentences
+        (bench/fit_answer.py keeps both to fit the answer model without retrieving again)."""
         passages = (retrieval.passages if passages is None else passages)[: self.settings.answer_passages]
         candidates = gather(self.index, passages, retrieval.vector, retrieval.predicate_vector, list(question.terms))
-        idf = self.index.idf(question.words, "sentences")
+        return candidates, self.index.idf(question.words, "sentences")
+
+    def _score(self, question: QuestionAnalysis, retrieval: Retrieval, passages: list[Passage] | None) -> list[Scored]:
+        candidates, idf = self.candidates(question, retrieval, passages)
         return score(question, candidates, idf, dense=retrieval.vector is not None)
 
     def answer(self, retrieval: Retrieval) -> Answer:
