@@ -26,7 +26,7 @@ class Candidate:
     """A sentence of a retrieved passage, with its context and retrieval scores."""
 
     sentence: SentenceRow
-    context: str  # the headline and up to CONTEXT_SENTENCES preceding sentences of the same article
+    context: tuple[str, ...]  # the headline and up to CONTEXT_SENTENCES preceding sentences of the same article
     headline: bool
     lead: bool  # the first sentence of the article body
     cosine: float | None
@@ -100,7 +100,7 @@ def gather(
         candidates.append(
             Candidate(
                 sentence=sentence,
-                context=" ".join([article.title, *earlier]),
+                context=(article.title, *earlier),
                 headline=headline,
                 lead=not headline and (sentence.position == 0 or after_headline),
                 cosine=cosine.get(row),
