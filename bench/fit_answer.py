@@ -134,9 +134,22 @@ def trap(case: Case) -> Case | None:
     )
 
 
-def load_cases(refresh: bool, traps: bool) -> list[Case]:
-    """Samples are retrieved once and kept in SAMPLES; features are computed again whenever the modules that
-    compute them change (FEATURE_CACHE is keyed by their source)."""
+class _Unpickler(pickle.Unpickler):
+    """Samples and cases pickled while this script ran as __main__ load in any script that imports it."""
+
+    def find_class(self, module: str, name: str):
+        if module in ("__main__", __name__) and name in ("Sample", "Case"):
+            return globals()[name]
+        return super().find_class(module, name)
+
+
+def _unpickle(path: Path):
+    with path.open("rb") as file:
+        return _Unpickler(file).load()
+
+
+def load_samples(refresh: bool) -> list[Sample]:
+    """Every question's candidates, retrieved once and kept in SAMPLES."""
     if refresh or not SAMPLES.exists():
         squad = load_dataset(SQUAD)
         squad_assistant = assistant_for(squad, None, None, None)
@@ -147,12 +160,19 @@ def load_cases(refresh: bool, traps: bool) -> list[Case]:
         samples = collect(squad_assistant, squad.questions, "squad", True)
         samples += collect(bbc_assistant, bbc.questions, "bbc", False)
         SAMPLES.write_bytes(pickle.dumps(samples))
+        return samples
+    return _unpickle(SAMPLES)
+
+
+def load_cases(refresh: bool, traps: bool) -> list[Case]:
+    """The samples' features, computed again whenever the modules that compute them change (FEATURE_CACHE is
+    keyed by their source)."""
     key = hashlib.sha256(b"".join((ROOT / m).read_bytes() for m in FEATURE_MODULES)).hexdigest()[:16]
     cached = FEATURE_CACHE.with_suffix(f".{key}.pkl")
     if cached.exists() and not refresh:
-        cases = pickle.loads(cached.read_bytes())
+        cases = _unpickle(cached)
     else:
-        cases = [featurise(s) for s in pickle.loads(SAMPLES.read_bytes())]
+        cases = [featurise(s) for s in load_samples(refresh)]
         cached.write_bytes(pickle.dumps(cases))
     return cases + [t for t in map(trap, cases) if t is not None and traps]
 
