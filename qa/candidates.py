@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.lexical import term_set
+from qa.mentions import Mention, decode_mentions, find_mentions
 from qa.retrieve import Passage
 from qa.sentences import normalise_space
 from qa.storage import IndexReader, SentenceRow
@@ -27,6 +29,8 @@ class Candidate:
 
     sentence: SentenceRow
     context: tuple[str, ...]  # the headline and up to CONTEXT_SENTENCES preceding sentences of the same article
+    terms: frozenset[str]  # the sentence's folded terms (qa.lexical.term_set)
+    context_terms: frozenset[str]  # and its context's
     headline: bool
     lead: bool  # the first sentence of the article body
     cosine: float | None
@@ -94,13 +98,15 @@ def gather(
     for i, row in enumerate(rows):
         sentence = by_row[row]
         article = articles[sentence.article_id]
-        earlier = [by_row[r].text for r in range(row - CONTEXT_SENTENCES, row) if same_article(r, row)]
+        earlier = [by_row[r] for r in range(row - CONTEXT_SENTENCES, row) if same_article(r, row)]
         headline = is_headline(sentence, article.title)
         after_headline = sentence.position == 1 and is_headline(by_row[row - 1], article.title)
         candidates.append(
             Candidate(
                 sentence=sentence,
-                context=(article.title, *earlier),
+                context=(article.title, *(e.text for e in earlier)),
+                terms=terms_of(sentence),
+                context_terms=term_set(article.title).union(*map(terms_of, earlier)),
                 headline=headline,
                 lead=not headline and (sentence.position == 0 or after_headline),
                 cosine=cosine.get(row),
@@ -112,6 +118,18 @@ def gather(
             )
         )
     return candidates
+
+
+def terms_of(sentence: SentenceRow) -> frozenset[str]:
+    """The sentence's folded terms, as indexed, or found now for a store that does not keep them."""
+    return frozenset(sentence.terms.split()) if sentence.terms is not None else term_set(sentence.text)
+
+
+def mentions_of(sentence: SentenceRow) -> tuple[Mention, ...]:
+    """The sentence's typed expressions, as indexed, or found now for a store that does not keep them."""
+    if sentence.mentions is None:
+        return find_mentions(sentence.text)
+    return decode_mentions(sentence.text, sentence.mentions)
 
 
 def once_per_story(

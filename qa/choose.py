@@ -27,8 +27,7 @@ from qa.answer_weights import (
     WEIGHTS,
     WEIGHTS_BM25,
 )
-from qa.candidates import Candidate
-from qa.lexical import term_set
+from qa.candidates import Candidate, mentions_of
 from qa.questions import QuestionAnalysis
 
 FEATURES = (
@@ -102,10 +101,10 @@ def feature_matrix(question: QuestionAnalysis, candidates: list[Candidate], idf:
     rows = []
     best_cosine = max((c.cosine for c in candidates if c.cosine is not None), default=0.0)
     for candidate in candidates:
-        text = candidate.sentence.text
-        own = term_set(text)
-        around = own.union(*map(term_set, candidate.context))  # each part is cached: they repeat across candidates
-        new_types = {m.type for m in question.new_mentions(text)}
+        own = candidate.terms
+        around = own | candidate.context_terms
+        found = mentions_of(candidate.sentence) if question.typed else ()
+        new_types = {m.type for m in question.new_mentions(found)}
         cosine = candidate.cosine or 0.0
         rows.append(
             [

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from qa.errors import REBUILD_HINT, IndexBusyError, IndexFormatError, IndexUnusableError, first_line
 
-FORMAT_VERSION = 5  # 5: segments and a catalog
+FORMAT_VERSION = 6  # 5: segments and a catalog; 6: sentences keep their terms and typed expressions
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 

@@ -45,7 +45,8 @@ from qa.ingest import (
     shown_path,
     stored_path,
 )
-from qa.lexical import lucene_idf, terms
+from qa.lexical import lucene_idf, term_set, terms
+from qa.mentions import encode_mentions
 from qa.retrieve import top_rows
 from qa.segments import (
     MergePolicy,
@@ -752,7 +753,10 @@ class GenerationBuilder:
                 NewArticle(
                     article.id,
                     fields,
-                    [(s.position, s.start, s.end, s.text) for s in article.sentences],
+                    [
+                        (s.position, s.start, s.end, s.text, " ".join(term_set(s.text)), encode_mentions(s.text))
+                        for s in article.sentences
+                    ],
                     [(c.position, c.first, c.last, c.text) for c in chunks],
                     [terms(normalise_space(s.text)) for s in article.sentences],
                     [terms(chunk_embedding_text(article.title, c.text, self.params.title_in_chunks)) for c in chunks],

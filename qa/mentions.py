@@ -199,3 +199,17 @@ def _claim(
     for kind, pattern in clauses:
         found += [Mention(kind, m.start(), m.end(), m.group()) for m in pattern.finditer(text)]
     return tuple(sorted(found, key=lambda m: m.start))
+
+
+def encode_mentions(text: str) -> str:
+    """The typed expressions of `text` as an index keeps them: "type start end", separated by ";"."""
+    return ";".join(f"{m.type} {m.start} {m.end}" for m in find_mentions(text))
+
+
+def decode_mentions(text: str, encoded: str) -> tuple[Mention, ...]:
+    """The mentions `encode_mentions(text)` kept."""
+    found = []
+    for item in encoded.split(";") if encoded else ():
+        kind, start, end = item.split(" ")
+        found.append(Mention(kind, int(start), int(end), text[int(start) : int(end)]))  # type: ignore[arg-type]
+    return tuple(found)

@@ -9,6 +9,7 @@ of the article) is about 2005. The answer step scores sentences with these facts
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.errors import UsageError
@@ -115,11 +116,12 @@ class QuestionAnalysis:
     def typed(self) -> bool:
         return bool(self.expects)
 
-    def new_mentions(self, text: str) -> list[Mention]:
-        """Expressions of `text` of an expected type that the question does not already contain."""
+    def new_mentions(self, found: Sequence[Mention]) -> list[Mention]:
+        """The mentions `found` in a sentence (qa.mentions) of an expected type that the question does not
+        already contain."""
         if not self.expects:
             return []
-        return [m for m in find_mentions(text) if m.type in self.expects and _prefixes(m.text) - self.prefixes]
+        return [m for m in found if m.type in self.expects and _prefixes(m.text) - self.prefixes]
 
 
 def _prefixes(text: str) -> set[str]:

@@ -76,12 +76,12 @@ class Segment:
 class NewArticle:
     """What a segment holds of one article: its row of the articles table without the row ranges (`title,
     date, sha256, author, source, url, pages, shingles, fingerprint, text`), its sentences `(position, start,
-    end, text)`, its chunks `(position, first, last, text)` in its own sentence positions, the terms of each
-    sentence and each chunk, and its sentence vectors."""
+    end, text, terms, mentions)` as qa.store.SCHEMA keeps them, its chunks `(position, first, last, text)` in its
+    own sentence positions, the BM25 terms of each sentence and each chunk, and its sentence vectors."""
 
     id: str
     fields: tuple
-    sentences: list[tuple[int, int, int, str]]
+    sentences: list[tuple[int, int, int, str, str, str]]
     chunks: list[tuple[int, int, int, str]]
     sentence_terms: list[list[str]]
     chunk_terms: list[list[str]]

@@ -30,7 +30,7 @@ def answer_span(question: QuestionAnalysis, sentence: str) -> Mention | None:
     or none in the sentence."""
     if not question.typed:
         return None
-    found = question.new_mentions(sentence)
+    found = question.new_mentions(find_mentions(sentence))
     if not found:
         return None
     anchors = [m.start() for m in _WORD.finditer(sentence) if term_set(m.group()) & question.words]

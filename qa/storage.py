@@ -78,6 +78,10 @@ class SentenceRow:
     start: int
     end: int
     text: str
+    # What the answer step reads of the sentence, found when it was indexed (qa.candidates.terms_of and
+    # mentions_of); None from a store that does not keep them, which then finds them at question time
+    terms: str | None = None
+    mentions: str | None = None
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,10 @@ CREATE TABLE articles (
 );
 CREATE TABLE sentences (
     row INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
-    position INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
+    position INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
+    -- found when indexed, so that the answer step does not find them again for every question: the folded terms
+    -- (qa.lexical.term_set, space-separated) and the typed expressions (qa.mentions.encode_mentions)
+    terms TEXT NOT NULL, mentions TEXT NOT NULL
 );
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id), position INTEGER NOT NULL,
@@ -125,7 +128,7 @@ class MetadataStore(_Sqlite):
     def add_article(self, article: tuple, sentences: list[tuple], chunks: list[tuple]) -> None:
         """Insert one article (columns in SCHEMA order) with its sentence and chunk rows while building."""
         self.db.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", article)
-        self.db.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)", sentences)
+        self.db.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?, ?, ?)", sentences)
         self.db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", chunks)
 
     def copy_article(self, other: MetadataStore, article_id: str, sentence_base: int, chunk_base: int) -> None:
@@ -139,7 +142,7 @@ class MetadataStore(_Sqlite):
             (row[0], sentence_base, row[2], chunk_base, *row[4:]),
         )
         self.db.executemany(
-            "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (r + shift, *rest)
                 for r, *rest in other._query("SELECT * FROM sentences WHERE article_id = ?", (article_id,))
@@ -202,7 +205,8 @@ class MetadataStore(_Sqlite):
 
     def sentences(self, rows: Sequence[int], offset: int) -> dict[int, SentenceRow]:
         """The given local sentence rows, by row, numbered from `offset`: rows of the whole generation."""
-        found = self._select("sentences", f'row + {offset:d}, article_id, position, start, "end", text', rows)
+        columns = f'row + {offset:d}, article_id, position, start, "end", text, terms, mentions'
+        found = self._select("sentences", columns, rows)
         return {r[0]: SentenceRow(*r) for r in found}
 
     def _select(self, table: str, columns: str, rows: Iterable[int]):

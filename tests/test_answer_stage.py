@@ -3,16 +3,20 @@ their offsets, relative dates, and the context a candidate sentence carries (hea
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.candidates import gather
+from qa.candidates import gather, mentions_of, terms_of
 from qa.index import IndexDir, IndexParams
-from qa.mentions import _CLAUSES, _PATTERNS, _claim, find_mentions
+from qa.lexical import term_set
+from qa.mentions import _CLAUSES, _PATTERNS, _claim, decode_mentions, encode_mentions, find_mentions
 from qa.questions import analyse_question, predicate_text
 from qa.retrieve import Query, Retriever
 from qa.span import answer_span, resolve_relative_dates
+from tests.conftest import SEEDS
 from tests.fakes import HashingEmbedder
 
 
@@ -148,4 +152,26 @@ def test_candidates_carry_their_context_and_the_headline_is_flagged(tmp_path):
     assert headline.headline and not lead.headline and not group.headline
     assert lead.lead and not group.lead
     assert group.context[0] == "Qatar and Shell in $6bn gas deal" and "Shell has signed" in " ".join(group.context)
+    index.close()
+
+
+@given(st.lists(st.sampled_from(_NEWS_WORDS) | st.text(max_size=12), max_size=30).map(" ".join))
+def test_mentions_kept_in_the_index_read_back_as_found(text):
+    assert decode_mentions(text, encode_mentions(text)) == find_mentions(text)
+
+
+def test_the_index_keeps_the_terms_and_mentions_the_answer_step_would_find(tmp_path):
+    """Each sentence's folded terms and typed expressions are found once, when indexed; a store that does not
+    keep them (Milvus) has them found at question time, the same."""
+    embedder = HashingEmbedder()
+    IndexDir(tmp_path / "idx").update(SEEDS, IndexParams(embedder.model_id), embedder)
+    index = IndexDir(tmp_path / "idx").open()
+    rows = index.sentences(range(index.counts["sentences"]))
+    assert len(rows) > 30 and all(r.terms is not None and r.mentions is not None for r in rows)
+    assert sum(bool(r.mentions) for r in rows) > len(rows) / 2
+    for row in rows:
+        assert terms_of(row) == term_set(row.text)
+        assert mentions_of(row) == find_mentions(row.text)
+        bare = replace(row, terms=None, mentions=None)
+        assert terms_of(bare) == terms_of(row) and mentions_of(bare) == mentions_of(row)
     index.close()
