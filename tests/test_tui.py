@@ -187,8 +187,8 @@ async def test_empty_corpus_is_a_message_not_a_crash(tmp_path):
         await wait_for(pilot, lambda: app.chat.failure is not None)
         assert "no readable articles" in app.query_one(ConversationView).views[0].render().plain
         app.query_one(QuestionInput).value = "Anything?"
-        await pilot.press("enter")
-        assert "Cannot answer" in app.query_one(ConversationView).views[-1].render().plain
+        await pilot.press("enter")  # the reply is posted by the chat, not by the key press: wait for it
+        await wait_for(pilot, lambda: "Cannot answer" in app.query_one(ConversationView).views[-1].render().plain)
 
 
 async def test_pipeline_error_is_shown_in_the_conversation(app, monkeypatch):
