@@ -9,7 +9,9 @@ answer (SQuAD) or the evidence string (BBC). Two models, each with an L2 penalty
 listwise logistic ranking over each question's candidates (qa.choose.FEATURES; --pointwise for a plain
 logistic loss), then a logistic abstention model over the best candidate (qa.choose.ANSWERABLE_FEATURES).
 BBC questions weigh --bbc-weight times a SQuAD question, so that news, which is what citeqa is for, is not
-drowned by 4,961 Wikipedia questions. Candidate features are cached between runs (--refresh recomputes them).
+drowned by 4,961 Wikipedia questions. Each question's candidate sentences are kept between runs (--refresh
+retrieves them again, after changing retrieval or the index); their features are computed again whenever the
+modules that compute them change.
 
 Prints out-of-fold hit@1 per data set (each question scored by models that never saw it) and the abstention
 trade-off: the share of answerable questions answered (and answered right) against the share of unanswerable
@@ -316,7 +318,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--bbc-weight", type=float, default=10.0)
     parser.add_argument("--l2", type=float, default=0.1)
-    parser.add_argument("--refresh", action="store_true", help="recompute the features (after changing them)")
+    parser.add_argument("--refresh", action="store_true", help="retrieve every question's candidates again")
     parser.add_argument("--pointwise", action="store_true", help="rank with a pointwise logistic loss instead")
     parser.add_argument("--write", action="store_true", help=f"write the weights to {WEIGHTS_MODULE.name}")
     parser.add_argument("--traps", action="store_true", help="also train abstention on simulated traps")
