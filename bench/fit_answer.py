@@ -75,7 +75,6 @@ class Sample:
     gold: tuple[str, ...]
     candidates: list[Candidate]
     idf: dict[str, float]
-    dense: bool
 
 
 @dataclass
@@ -104,7 +103,7 @@ def collect(assistant: Assistant, questions, source: str, exclude_own_article: b
         for name, passages, answerable in runs:
             candidates, idf = assistant.candidates(analysis, retrieval, passages)
             gold = tuple(item.gold_strings) if answerable else ()
-            samples.append(Sample(name, item.id, item.question, answerable, gold, candidates, idf, True))
+            samples.append(Sample(name, item.id, item.question, answerable, gold, candidates, idf))
     return samples
 
 
