@@ -49,7 +49,8 @@ def contextual_columns(sample: Sample, vectors: dict[str, np.ndarray], question:
     """Cosine of the contextual vector with the question, its gap to the best, and with the stripped question."""
     matrix = np.array([vectors[contextual_text(c)] for c in sample.candidates]).reshape(-1, len(question))
     cosine = matrix @ question
-    return np.column_stack([cosine, cosine - cosine.max(initial=0.0), matrix @ predicate])
+    best = cosine.max() if len(cosine) else 0.0  # as qa.choose takes the best cosine
+    return np.column_stack([cosine, cosine - best, matrix @ predicate])
 
 
 def contextual_text(candidate) -> str:
