@@ -94,19 +94,20 @@ def gather(
             predicate = {r: float(unit[r] @ predicate_vector) for r in rows}
         previous = {r: cosine[r - 1] for r in rows if same_article(r - 1, r)}
         topicality = {r: float(unit[r] @ unit[r - by_row[r].position]) for r in rows}
+    row_terms = {r: terms_of(sentence) for r, sentence in by_row.items()}  # a sentence is its followers' context
     candidates = []
     for i, row in enumerate(rows):
         sentence = by_row[row]
         article = articles[sentence.article_id]
-        earlier = [by_row[r] for r in range(row - CONTEXT_SENTENCES, row) if same_article(r, row)]
+        earlier = [r for r in range(row - CONTEXT_SENTENCES, row) if same_article(r, row)]
         headline = is_headline(sentence, article.title)
         after_headline = sentence.position == 1 and is_headline(by_row[row - 1], article.title)
         candidates.append(
             Candidate(
                 sentence=sentence,
-                context=(article.title, *(e.text for e in earlier)),
-                terms=terms_of(sentence),
-                context_terms=term_set(article.title).union(*map(terms_of, earlier)),
+                context=(article.title, *(by_row[r].text for r in earlier)),
+                terms=row_terms[row],
+                context_terms=term_set(article.title).union(*(row_terms[r] for r in earlier)),
                 headline=headline,
                 lead=not headline and (sentence.position == 0 or after_headline),
                 cosine=cosine.get(row),
