@@ -82,25 +82,30 @@ _LOCATIVE = re.compile(r"(?:\b(?:in|at|near|outside|from|to|into|across|around)\
 _NAME_CONNECTORS = {"of", "for", "and", "the", "de", "la", "le", "van", "von", "der", "du", "da", "al", "el", "y"}
 
 
-# Each pattern can only match where one of its words occurs (or a digit, for those marked None), so most are
-# skipped on most sentences after one pass that collects the sentence's words: 82 µs a news sentence instead of
-# 122, paid by every sentence indexed. tests/test_answer_stage.py checks the skip never changes a result.
+# Each pattern can only match where a digit (when it takes one) or one of its words occurs, so most are skipped
+# on most sentences after one pass that collects the sentence's words: 82 µs a news sentence instead of 122,
+# paid by every sentence indexed. tests/test_answer_stage.py checks the skip never changes a result.
 _MONTH_WORDS = """january february march april may june july august september october november december
     jan feb mar apr jun jul aug sep sept oct nov dec""".split()  # noqa: SIM905
 _UNIT_WORDS = """second seconds minute minutes hour hours day days week weeks month months year years decade decades
     century centuries night nights""".split()  # noqa: SIM905
-_TRIGGERS: dict[str, frozenset[str] | None] = {
-    "money": None,
-    "percent": None,
-    "age": None,
-    "year": None,
-    "date": frozenset(_MONTH_WORDS).union(
-        _WEEKDAY_NAMES.lower().split("|"), ["yesterday", "today", "tomorrow", "tonight", "last", "next", "this"]
+_NONE: frozenset[str] = frozenset()
+# kind -> (whether a digit lets it match, the words that do)
+_TRIGGERS: dict[str, tuple[bool, frozenset[str]]] = {
+    "money": (True, _NONE),
+    "percent": (True, _NONE),
+    "age": (True, _NONE),
+    "year": (True, _NONE),
+    "date": (
+        False,
+        frozenset(_MONTH_WORDS).union(
+            _WEEKDAY_NAMES.lower().split("|"), ["yesterday", "today", "tomorrow", "tonight", "last", "next", "this"]
+        ),
     ),
-    "duration": frozenset(_UNIT_WORDS),
-    "number": frozenset(alternative.split("\\s+")[-1] for alternative in _NUMBER_WORDS.split("|")),
-    "reason": frozenset(["because", "due", "owing", "result", "thanks", "bid", "order", "so", "after"]),
-    "quote": frozenset('"“'),
+    "duration": (False, frozenset(_UNIT_WORDS)),
+    "number": (True, frozenset(alternative.split("\\s+")[-1] for alternative in _NUMBER_WORDS.split("|"))),
+    "reason": (False, frozenset(["because", "due", "owing", "result", "thanks", "bid", "order", "so", "after"])),
+    "quote": (False, frozenset('"“')),
 }
 _WORDS = re.compile(r"[^\W\d_]+|[“\"]")
 _DIGIT = re.compile(r"\d")
@@ -108,10 +113,8 @@ _DIGIT = re.compile(r"\d")
 
 def _worth_trying(kind: str, words: frozenset[str], digits: bool) -> bool:
     """Whether the pattern for `kind` can match a text with these (case-folded) words and digits."""
-    triggers = _TRIGGERS[kind]
-    if kind == "number":
-        return digits or not words.isdisjoint(triggers)
-    return digits if triggers is None else not words.isdisjoint(triggers)
+    by_digit, triggers = _TRIGGERS[kind]
+    return (by_digit and digits) or not words.isdisjoint(triggers)
 
 
 @dataclass(frozen=True)
