@@ -22,7 +22,7 @@ import re
 import time
 
 import numpy as np
-from fit_answer import BBC_CORPUS, Case, Sample, fit_listwise, load_cases, load_samples
+from fit_answer import BBC_CORPUS, Case, Sample, fit_listwise, folds_of, load_cases, load_samples
 
 from qa.choose import FEATURES
 from qa.lexical import STOPWORDS_EN, term_set
@@ -84,16 +84,13 @@ def word_columns(sample: Sample, vectors: dict[str, np.ndarray]):
 def out_of_fold_hit1(cases: list[Case], columns: list[int], folds: int = 5) -> dict[str, float]:
     """Hit@1 of the ranking alone (no abstention) on the answerable questions, each scored by a model that
     never saw it, with fit_answer's listwise fit and settings."""
-    ids = sorted({(c.source.split("-")[0], c.question_id) for c in cases})
-    random.Random(3).shuffle(ids)
-    fold_of = {key: i % folds for i, key in enumerate(ids)}
+    fold_of = folds_of(cases, folds)
     hits: dict[str, list[bool]] = {"squad": [], "bbc": []}
     for fold in range(folds):
-        train = [c for c in cases if fold_of[(c.source.split("-")[0], c.question_id)] != fold]
+        train = [c for c, f in zip(cases, fold_of, strict=True) if f != fold]
         coefficients, _ = fit_listwise(train, columns, 10.0, 0.1)
-        for case in cases:
-            in_fold = fold_of[(case.source.split("-")[0], case.question_id)] == fold
-            if not in_fold or case.source not in hits or not case.answerable:
+        for case, case_fold in zip(cases, fold_of, strict=True):
+            if case_fold != fold or case.source not in hits or not case.answerable:
                 continue
             if not len(case.labels):
                 hits[case.source].append(False)

@@ -258,18 +258,25 @@ def fit_answerable(rows: np.ndarray, answerable: np.ndarray, weights: np.ndarray
     return result.x[:-1], float(result.x[-1])
 
 
-def out_of_fold(cases: list[Case], folds: int, columns: list[int], fitter, bbc_weight: float, l2: float):
+def folds_of(cases: list[Case], folds: int) -> list[int]:
+    """Each case's fold: a question and its negative and trap variants share one, so none is scored by a model
+    that saw another form of it."""
     ids = sorted({(c.source.split("-")[0], c.question_id) for c in cases})
     random.Random(3).shuffle(ids)
     fold_of = {key: i % folds for i, key in enumerate(ids)}
+    return [fold_of[(c.source.split("-")[0], c.question_id)] for c in cases]
+
+
+def out_of_fold(cases: list[Case], folds: int, columns: list[int], fitter, bbc_weight: float, l2: float):
+    fold_of = folds_of(cases, folds)
     results: dict[int, tuple[float, bool]] = {}
     for fold in range(folds):
-        train_ids = [i for i, c in enumerate(cases) if fold_of[(c.source.split("-")[0], c.question_id)] != fold]
+        train_ids = [i for i, f in enumerate(fold_of) if f != fold]
         coefficients, bias = fitter([cases[i] for i in train_ids], columns, bbc_weight, l2)
         tops = {i: top(case, coefficients, bias, columns) for i, case in enumerate(cases)}
         answerable_weights, answerable_bias = stage_two(cases, tops, train_ids, bbc_weight, l2)
         for i in range(len(cases)):
-            if i not in train_ids:
+            if fold_of[i] == fold:
                 row, hit = tops[i]
                 results[i] = (float(1 / (1 + np.exp(-(row @ answerable_weights + answerable_bias)))), hit)
     return [results[i] for i in range(len(cases))]
