@@ -1,0 +1,287 @@
+"""Training pairs for the reader from the public sets in ../shared/train (see its README; never ../shared/bench).
+
+Every question becomes a group: the sentence that holds its answer (with the answer's character span where the
+set gives one) and sentences that do not answer it, hardest first: other sentences of the same paragraph (same
+topic, same names, not the fact), a sentence of another paragraph of the same article, and sentences that a
+TF-IDF retrieval over the whole pool returns for the question from other documents ("the articles do not say":
+the question with its own document removed). Sentences are split by citeqa's own splitter, so the reader is
+trained on the units it will be asked about. A sentence that contains one of the question's answers is never
+used as a negative. Documents, not questions, are split between training and validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.sentences import split_sentences
+
+SAME_PARAGRAPH_NEGATIVES = 3
+OTHER_PARAGRAPH_NEGATIVES = 1
+RETRIEVED_NEGATIVES = 2
+VALIDATION_SHARE = 0.04  # of documents
+CONTEXT_SEPARATOR = " | "
+_TOKENISED_QUOTES = re.compile(r"``|''")
+_SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}]|'s\b|n't\b|'re\b|'ve\b|'ll\b|'d\b|'m\b)")
+_SPACE_AFTER = re.compile(r"([(\[{$]) ")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One (question, sentence) pair of a group: the sentence, what precedes it, and whether it answers."""
+
+    sentence: str
+    context: str
+    label: float
+    span: tuple[int, int] | None = None  # the answer's characters in `sentence`
+
+
+@dataclass(frozen=True)
+class Group:
+    """A question with its answering sentence (first, when there is one) and its negatives."""
+
+    question: str
+    source: str
+    document: str
+    items: tuple[Item, ...]
+
+
+@dataclass
+class Document:
+    """An article (or post, or review) as paragraphs of sentences, with its headline when it has one."""
+
+    key: str
+    source: str
+    headline: str
+    paragraphs: list[list[str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question whose answer is in `document`'s sentence (paragraph, index), at `span` when known."""
+
+    text: str
+    document: Document
+    paragraph: int
+    index: int
+    span: tuple[int, int] | None
+    answers: tuple[str, ...]
+
+
+def context_of(document: Document, paragraph: int, index: int) -> str:
+    """The headline and the sentence before, as the product gives them (qa.reader.model.context_text)."""
+    sentences = document.paragraphs[paragraph]
+    previous = sentences[index - 1] if index > 0 else (document.paragraphs[paragraph - 1][-1] if paragraph else "")
+    return join_context(document.headline, previous)
+
+
+def join_context(headline: str, previous: str) -> str:
+    return CONTEXT_SEPARATOR.join(part for part in (headline.strip(), previous.strip()) if part)
+
+
+def _sentences_with_spans(text: str) -> list[tuple[int, int, str]]:
+    return [(s.start, s.end, s.text) for s in split_sentences(text)]
+
+
+def _locate(spans: list[tuple[int, int, str]], start: int, end: int) -> tuple[int, tuple[int, int] | None] | None:
+    """The sentence holding an answer that starts at `start`, and the answer's span in it (None if it runs on)."""
+    for i, (s, e, _) in enumerate(spans):
+        if s <= start < e:
+            return i, ((start - s, end - s) if end <= e else None)
+    return None
+
+
+def squad_questions(path: Path, source: str) -> Iterator[Question]:
+    """SQuAD-JSON questions (SQuAD-Shifts): the most given answer's sentence and span."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    for a, article in enumerate(data):
+        title = article.get("title", "")
+        headline = title.replace("_", " ") if source == "new_wiki" else ""  # the others' titles are ids
+        # Reddit's file is one "article" of unrelated posts: there each paragraph is a document.
+        parts = [[p] for p in article["paragraphs"]] if source == "reddit" else [article["paragraphs"]]
+        for b, paragraphs in enumerate(parts):
+            yield from _squad_document(Document(f"{source}:{a}:{b}", source, headline), paragraphs)
+
+
+def _squad_document(document: Document, paragraphs: list[dict]) -> Iterator[Question]:
+    located = []
+    for paragraph in paragraphs:
+        spans = _sentences_with_spans(paragraph["context"])
+        if spans:
+            document.paragraphs.append([t for _, _, t in spans])
+            located.append((len(document.paragraphs) - 1, spans, paragraph["qas"]))
+    for p, spans, qas in located:
+        for qa in qas:
+            answers = qa.get("answers") or []
+            if not answers:
+                continue
+            text, start = Counter((x["text"], x["answer_start"]) for x in answers).most_common(1)[0][0]
+            found = _locate(spans, start, start + len(text))
+            if found is not None:
+                yield Question(qa["question"], document, p, found[0], found[1], tuple(x["text"] for x in answers))
+
+
+def nq_questions(path: Path) -> Iterator[Question]:
+    """Natural Questions via QED: real queries, a Wikipedia paragraph and the short answer's span."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        spans = _sentences_with_spans(record["paragraph_text"])
+        if not spans or not record.get("answer_spans"):
+            continue
+        start, end = record["answer_spans"][0]
+        found = _locate(spans, start, end)
+        if found is None:
+            continue
+        document = Document(f"nq:{record['title_text']}", "nq", record["title_text"], [[t for _, _, t in spans]])
+        question = record["question_text"].strip()
+        question = question[0].upper() + question[1:] + ("" if question.endswith("?") else "?")
+        yield Question(question, document, 0, found[0], found[1], tuple(record.get("answer_text") or ()))
+
+
+def detokenise(text: str) -> str:
+    """Undo the Du et al. tokenisation ("do n't", `` quotes ``, spaces before commas)."""
+    text = _TOKENISED_QUOTES.sub('"', text.strip())
+    text = _SPACE_BEFORE.sub(r"\1", text)
+    return _SPACE_AFTER.sub(r"\1", text).replace(" n't", "n't")
+
+
+def du_questions(folder: Path) -> Iterator[Question]:
+    """SQuAD-train answer sentences (Du et al. 2017): no paragraphs, so consecutive distinct sentences form the
+    document (the file lists an article's sentences in order); no span is given."""
+    sentences = [detokenise(s) for s in (folder / "src-test.txt").read_text(encoding="utf-8").splitlines()]
+    questions = [detokenise(q) for q in (folder / "tgt-test.txt").read_text(encoding="utf-8").splitlines()]
+    distinct = list(dict.fromkeys(sentences))
+    position = {s: i for i, s in enumerate(distinct)}
+    window = 6
+    for question, sentence in zip(questions, sentences, strict=True):
+        i = position[sentence]
+        lo = max(0, i - window)
+        block = distinct[lo : i + window + 1]
+        document = Document(f"du:{lo // 50}", "du", "", [block])
+        yield Question(question[0].upper() + question[1:], document, 0, i - lo, None, ())
+
+
+def tweet_questions(path: Path) -> Iterator[Question]:
+    """TweetQA: the tweet is the sentence; the answer's span where it occurs verbatim."""
+    for n, record in enumerate(json.loads(path.read_text(encoding="utf-8"))):
+        tweet = " ".join(record["Tweet"].split())
+        answers = tuple(record.get("Answer") or ())
+        where = tweet.lower().find(answers[0].lower()) if answers else -1
+        span = (where, where + len(answers[0])) if where >= 0 else None
+        document = Document(f"tweet:{n}", "tweet", "", [[tweet]])
+        question = record["Question"].strip()
+        yield Question(question[0].upper() + question[1:], document, 0, 0, span, answers)
+
+
+def all_questions(root: Path) -> list[Question]:
+    """Every usable question of the four sets, in a fixed order."""
+    questions: list[Question] = []
+    for name in ("new_wiki", "reddit", "amazon_reviews"):
+        questions += squad_questions(root / "squadshifts" / f"{name}_v1.0.json", name)
+    questions += nq_questions(root / "nq-qed" / "qed-train.jsonl")
+    questions += du_questions(root / "squad-train-du2017")
+    questions += tweet_questions(root / "tweetqa" / "train.json")
+    return questions
+
+
+def is_validation(document_key: str) -> bool:
+    """A fixed share of documents, by a hash of their key: the same split on every machine and run."""
+    digest = hashlib.sha256(document_key.encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < VALIDATION_SHARE
+
+
+def _contains_answer(sentence: str, answers: Iterable[str]) -> bool:
+    low = sentence.lower()
+    return any(a and a.lower() in low for a in answers)
+
+
+def retrieved_negatives(questions: list[Question], per_question: int) -> list[list[tuple[str, str]]]:
+    """For each question, the best TF-IDF matches among the sentences of other documents (with their context)."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    pool: list[tuple[str, str, str]] = []  # (sentence, context, document key)
+    seen: set[str] = set()
+    for q in questions:
+        if q.document.key in seen:
+            continue
+        seen.add(q.document.key)
+        for p, sentences in enumerate(q.document.paragraphs):
+            pool += [(s, context_of(q.document, p, i), q.document.key) for i, s in enumerate(sentences)]
+    vectoriser = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=2, dtype=np.float32)
+    matrix = vectoriser.fit_transform([s for s, _, _ in pool])
+    queries = vectoriser.transform([q.text for q in questions])
+    chosen: list[list[tuple[str, str]]] = []
+    for lo in range(0, len(questions), 1000):
+        scores = (queries[lo : lo + 1000] @ matrix.T).tocsr()
+        for r, q in enumerate(questions[lo : lo + 1000]):
+            row = scores.getrow(r)
+            order = row.indices[np.argsort(-row.data, kind="stable")][: per_question * 8]
+            picked = [
+                (pool[j][0], pool[j][1])
+                for j in order
+                if pool[j][2] != q.document.key and not _contains_answer(pool[j][0], q.answers)
+            ]
+            chosen.append(picked[:per_question])
+    return chosen
+
+
+def build_groups(questions: list[Question], seed: int, retrieved: list[list[tuple[str, str]]]) -> list[Group]:
+    """One group per question: its answer sentence, then its negatives (see the module docstring)."""
+    rng = random.Random(seed)
+    groups = []
+    for question, far in zip(questions, retrieved, strict=True):
+        doc = question.document
+        sentences = doc.paragraphs[question.paragraph]
+        positive = Item(
+            sentences[question.index], context_of(doc, question.paragraph, question.index), 1.0, question.span
+        )
+        same = [i for i, s in enumerate(sentences) if i != question.index and not _contains_answer(s, question.answers)]
+        rng.shuffle(same)
+        negatives = [
+            Item(sentences[i], context_of(doc, question.paragraph, i), 0.0) for i in same[:SAME_PARAGRAPH_NEGATIVES]
+        ]
+        others = [
+            (p, i)
+            for p, paragraph in enumerate(doc.paragraphs)
+            if p != question.paragraph
+            for i, s in enumerate(paragraph)
+            if not _contains_answer(s, question.answers)
+        ]
+        for p, i in rng.sample(others, min(OTHER_PARAGRAPH_NEGATIVES, len(others))):
+            negatives.append(Item(doc.paragraphs[p][i], context_of(doc, p, i), 0.0))
+        negatives += [Item(s, c, 0.0) for s, c in far]
+        groups.append(Group(question.text, doc.source, doc.key, (positive, *negatives)))
+    return groups
+
+
+def load_groups(root: Path, seed: int, limit: int | None = None) -> tuple[list[Group], list[Group]]:
+    """Training and validation groups from `root` (../shared/train), shuffled by `seed`; `limit` keeps the
+    first questions of each set's shuffled order (the suite's tiny run)."""
+    questions = all_questions(root)
+    if limit is not None:
+        rng = random.Random(seed)
+        by_source: dict[str, list[Question]] = {}
+        for q in questions:
+            by_source.setdefault(q.document.source, []).append(q)
+        questions = [q for qs in by_source.values() for q in rng.sample(qs, min(limit, len(qs)))]
+    groups = build_groups(questions, seed, retrieved_negatives(questions, RETRIEVED_NEGATIVES))
+    random.Random(seed).shuffle(groups)
+    train = [g for g in groups if not is_validation(g.document)]
+    validation = [g for g in groups if is_validation(g.document)]
+    return train, validation
+
+
+def data_hashes(root: Path) -> dict[str, str]:
+    """SHA-256 of every training file, for the manifest."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "README.md"
+    }

