@@ -20,13 +20,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qa.reader.encoding import join_context
 from qa.sentences import split_sentences
 
 SAME_PARAGRAPH_NEGATIVES = 3
 OTHER_PARAGRAPH_NEGATIVES = 1
 RETRIEVED_NEGATIVES = 2
 VALIDATION_SHARE = 0.04  # of documents
-CONTEXT_SEPARATOR = " | "
 _TOKENISED_QUOTES = re.compile(r"``|''")
 _SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}]|'s\b|n't\b|'re\b|'ve\b|'ll\b|'d\b|'m\b)")
 _SPACE_AFTER = re.compile(r"([(\[{$]) ")
@@ -79,10 +79,6 @@ def context_of(document: Document, paragraph: int, index: int) -> str:
     sentences = document.paragraphs[paragraph]
     previous = sentences[index - 1] if index > 0 else (document.paragraphs[paragraph - 1][-1] if paragraph else "")
     return join_context(document.headline, previous)
-
-
-def join_context(headline: str, previous: str) -> str:
-    return CONTEXT_SEPARATOR.join(part for part in (headline.strip(), previous.strip()) if part)
 
 
 def _sentences_with_spans(text: str) -> list[tuple[int, int, str]]:

@@ -20,6 +20,7 @@ MAX_SENTENCE_TOKENS = 80
 MAX_CONTEXT_TOKENS = 40
 # The longest answer span the reader proposes, in tokens ("the UK-Dutch group Royal Dutch Shell" is 9).
 MAX_SPAN_TOKENS = 16
+CONTEXT_SEPARATOR = " | "
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class Encoded:
             "attention_mask": self.attention_mask,
             "token_type_ids": self.token_type_ids,
         }
+
+
+def join_context(headline: str, previous: str) -> str:
+    """A candidate's context as the reader reads it: its article's headline and the sentence before it."""
+    return CONTEXT_SEPARATOR.join(part for part in (headline.strip(), previous.strip()) if part)
 
 
 def load_tokenizer(path: Path):

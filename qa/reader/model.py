@@ -1,0 +1,122 @@
+"""The reader at question time: the exported model (qa/reader/model/reader.onnx) run with onnxruntime and
+tokenizers, no torch. It is not part of the index: a new reader never forces a re-index.
+
+The answer logit is calibrated by the manifest's Platt scaling (fitted on the training data's validation split),
+so `Reading.probability` is the reader's estimate that the sentence answers the question.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import CiteqaError, first_line
+from qa.reader.encoding import best_span, encode, join_context, load_tokenizer
+
+MODEL_DIR = Path(__file__).parent / "model"
+MANIFEST_FORMAT = 1
+RETRAIN_HINT = "reinstall citeqa (bash scripts/setup.sh) or rebuild it with `python -m qa.reader.train`"
+
+
+class ReaderError(CiteqaError):
+    """The reader's model files are missing or damaged."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The reader's verdict on one candidate sentence."""
+
+    probability: float  # calibrated: how likely the sentence answers the question
+    logit: float
+    span: tuple[int, int]  # the most likely answer, as characters of the sentence
+    span_score: float  # its start + end logit
+
+
+def context_text(context: tuple[str, ...], headline: bool) -> str:
+    """What the reader sees before a candidate, as in training (qa.reader.data.context_of): the headline and the
+    sentence before it; nothing for the headline itself."""
+    if headline or not context:
+        return ""
+    title, earlier = context[0], context[1:]
+    previous = earlier[-1] if earlier and earlier[-1].strip() != title.strip() else ""
+    return join_context(title, previous)
+
+
+class Reader:
+    """Loads on first use; one instance serves every question of a process."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        """`directory` holds reader.onnx, tokenizer.json and manifest.json; default: $CITEQA_READER (a reader
+        retrained elsewhere), else the one shipped in the package."""
+        self.directory = directory or Path(os.environ.get("CITEQA_READER") or MODEL_DIR)
+
+    def _damaged(self, what: str) -> ReaderError:
+        return ReaderError(f"the reader model in {self.directory} is {what}; {RETRAIN_HINT}")
+
+    @cached_property
+    def manifest(self) -> dict:
+        path = self.directory / "manifest.json"
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            calibration = manifest["calibration"]
+            float(calibration["a"]), float(calibration["b"])
+        except FileNotFoundError:
+            raise self._damaged("missing (no manifest.json)") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise self._damaged(f"damaged (manifest.json: {first_line(exc)})") from None
+        if manifest.get("format") != MANIFEST_FORMAT:
+            raise self._damaged(f"of another format ({manifest.get('format')!r}, not {MANIFEST_FORMAT})")
+        return manifest
+
+    @cached_property
+    def session(self):
+        import onnxruntime
+
+        path = self.directory / self.manifest.get("model", "reader.onnx")
+        if not path.is_file():
+            raise self._damaged(f"missing ({path.name} not found)")
+        if path.stat().st_size != self.manifest.get("bytes", path.stat().st_size):
+            raise self._damaged(f"damaged ({path.name} is {path.stat().st_size} bytes, not {self.manifest['bytes']})")
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises several types for an unreadable model
+            raise self._damaged(f"damaged ({path.name}: {first_line(exc)})") from None
+
+    @cached_property
+    def tokenizer(self):
+        path = self.directory / "tokenizer.json"
+        try:
+            return load_tokenizer(path)
+        except Exception as exc:  # tokenizers raises its own exception type for a bad file
+            raise self._damaged(f"missing or damaged (tokenizer.json: {first_line(exc)})") from None
+
+    def load(self) -> None:
+        """Open the model now (the chat and servers do, so that the first question does not wait)."""
+        self.read("warm-up", ["A sentence."], [""])
+
+    def read(self, question: str, sentences: list[str], contexts: list[str]) -> list[Reading]:
+        """A Reading for each candidate sentence (with its context, "" for none), in the order given."""
+        if not sentences:
+            return []
+        encoded = encode(self.tokenizer, [question] * len(sentences), sentences, contexts)
+        answer, start, end = self.session.run(None, encoded.feeds())
+        calibration = self.manifest["calibration"]
+        probabilities = 1.0 / (1.0 + np.exp(-(calibration["a"] * answer + calibration["b"])))
+        readings = []
+        for r, offsets in enumerate(encoded.offsets):
+            first = int(encoded.sentence_first[r])
+            if offsets:
+                i, j, score = best_span(start[r, first : first + len(offsets)], end[r, first : first + len(offsets)])
+                span = (offsets[i][0], offsets[j][1])
+            else:
+                span, score = (0, 0), float("-inf")
+            readings.append(Reading(float(probabilities[r]), float(answer[r]), span, score))
+        return readings
