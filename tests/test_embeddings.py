@@ -118,6 +118,29 @@ def test_int8_encoder_agrees_with_fp32(seed_index_dir):
     assert not np.allclose(fp32.encode(texts), int8.encode(texts), atol=1e-4)  # really other weights
 
 
+def test_int8_check_refuses_a_lossy_quantization_and_names_its_margins(seed_index_dir, tmp_path):
+    """Per-tensor scales (which lose too much) fail the check that the per-channel copy passes, and the check's
+    margins sit far from what either measures, so neither verdict can flip on another machine."""
+    from embeddings.onnx import (
+        INT8_CLEAR_LEAD,
+        INT8_MIN_COSINE,
+        INT8_MIN_RANK_CORRELATION,
+        OnnxEmbedder,
+        int8_disagreement,
+        quantize,
+    )
+
+    fp32 = load_embedder(export_root=cache_root() / "onnx")
+    lossy = fp32.directory / f".per-tensor-{tmp_path.name}.onnx"
+    try:
+        quantize(fp32.directory / "model.onnx", lossy, per_channel=False)
+        reason = int8_disagreement(fp32, OnnxEmbedder(fp32.model_id, fp32.directory, "int8", lossy.name))
+    finally:
+        lossy.unlink(missing_ok=True)
+    assert reason is not None and ("cosine" in reason or "rank" in reason)
+    assert (INT8_MIN_COSINE, INT8_CLEAR_LEAD, INT8_MIN_RANK_CORRELATION) == (0.98, 0.1, 0.97)
+
+
 def test_unknown_precision_is_refused():
     from embeddings import EmbeddingError
 
