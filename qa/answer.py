@@ -32,6 +32,7 @@ class Citation:
     url: str | None = None
     page: int | None = None
     also_in: tuple[str, ...] = ()  # the paths of other copies of the same story (qa.duplicates)
+    reader: float | None = None  # the reader's calibrated probability that the sentence answers (qa.reader)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,14 @@ ArticleOpt = Annotated[
     list[str] | None,
     typer.Option("--article", help="Only articles whose id matches GLOB (e.g. '2020/*'); repeat for several."),
 ]
+ReaderOpt = Annotated[
+    bool,
+    typer.Option(
+        "--reader/--no-reader",
+        help="The trained reader ranks the best sentences and decides whether the articles answer (default); "
+        "--no-reader answers with the feature model alone, as citeqa did before it.",
+    ),
+]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress bars, no indexing notes, no warnings about skipped files.")
 ]
@@ -88,13 +96,14 @@ def _assistant(
     precision: str | None,
     mode: str = "hybrid",
     k: int = 5,
+    reader: bool = True,
 ):
     from qa.pipeline import Assistant
     from qa.settings import Settings
 
     if precision not in (None, "fp32", "int8"):
         raise UsageError(f"unknown precision '{precision}'; choose fp32 or int8")
-    settings = Settings(mode=mode, k=k)
+    settings = Settings(mode=mode, k=k, reader=reader)
     return Assistant(corpus=corpus, index_dir=index, model=model, settings=settings, precision=precision)
 
 
@@ -218,6 +227,7 @@ def ask(
     until: UntilOpt = None,
     source: SourceOpt = None,
     article: ArticleOpt = None,
+    reader: ReaderOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Answer a question from the articles, citing each sentence."""
@@ -227,7 +237,7 @@ def ask(
 
     validate_question(question)  # before any indexing work
     only = make_filter(since, until, source or (), article or ())
-    assistant = _ready(_assistant(corpus, index, model, precision, mode, k), quiet)
+    assistant = _ready(_assistant(corpus, index, model, precision, mode, k, reader), quiet)
     answer = assistant.ask(question, only=only)
     if as_json:
         typer.echo(json_text(answer_to_dict(answer)))
@@ -301,6 +311,7 @@ def chat(
     model: ModelOpt = None,
     precision: PrecisionOpt = None,
     mode: Annotated[str, typer.Option("--mode", help="Retrieval: dense, bm25 or hybrid.")] = "hybrid",
+    reader: ReaderOpt = True,
 ) -> None:
     """Open the chat UI: ask, read cited answers, press 1-9 to see a citation in its article."""
     import os
@@ -309,7 +320,7 @@ def chat(
 
     if corpus is not None and not corpus.exists():
         raise UsageError(f"corpus path '{corpus}' does not exist")
-    CiteqaApp(_assistant(corpus, index, model, precision, mode)).run()
+    CiteqaApp(_assistant(corpus, index, model, precision, mode, reader=reader)).run()
     # An indexing thread cancelled at quit may still be inside one batch; the index write is atomic, so
     # leave now rather than wait for it.
     sys.stdout.flush()
@@ -360,6 +371,7 @@ def eval_command(
     until: UntilOpt = None,
     source: SourceOpt = None,
     article: ArticleOpt = None,
+    reader: ReaderOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Measure retrieval (Recall@k, MRR@10, nDCG@10) and answers (hit@1, hit@3, abstention) on a dataset."""
@@ -383,7 +395,9 @@ def eval_command(
     unmeasured = set(thresholds) - set(metric_names(ks, loaded.questions))
     if unmeasured:
         raise UsageError(f"--fail-under: {dataset.name} cannot measure {', '.join(sorted(unmeasured))}")
-    assistant = assistant_for(loaded, corpus, index, model, precision=precision)
+    from qa.settings import Settings
+
+    assistant = assistant_for(loaded, corpus, index, model, Settings(reader=reader), precision)
     with progress_bars(not quiet) as progress:
         _report_indexing(assistant, assistant.ensure_index(progress), quiet)
         started = time.perf_counter()

@@ -20,13 +20,15 @@ def validate_mode(mode: str) -> Mode:
 
 @dataclass(frozen=True)
 class Settings:
-    """Retrieval mode, fusion and its dense weight, passages returned (k) and passages the answer reads."""
+    """Retrieval mode, fusion and its dense weight, passages returned (k), passages the answer reads, and whether
+    the reader reads them."""
 
     mode: Mode = "hybrid"
     fusion: str = "convex"
     dense_weight: float = DENSE_WEIGHT
     k: int = DEFAULT_K
     answer_passages: int = ANSWER_PASSAGES
+    reader: bool = True  # the trained reader ranks the best sentences and decides whether to answer (qa.reader)
 
     def __post_init__(self) -> None:
         validate_mode(self.mode)

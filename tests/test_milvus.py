@@ -32,6 +32,7 @@ def test_index_ask_update_delete_and_reopen_on_milvus_lite(tmp_path, seed_copy):
     article = (seed_copy / f"{first['article_id']}.txt").read_text(encoding="utf-8")
     assert article[first["start"] : first["end"]] == first["sentence"]  # offsets into the stored text
     assert answer["answer_span"]["text"] == "Ambassador Harry Harris"
+    assert first["reader"] > 0.5  # the reader ranks and answers on this backend too
 
     (seed_copy / "busan.txt").write_text("Harris visited the port city of Busan on Friday.\n", encoding="utf-8")
     original = (seed_copy / "000_7e63e6485bed1ddb.txt").read_text(encoding="utf-8")

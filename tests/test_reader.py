@@ -1,0 +1,198 @@
+"""The reader: the shipped model on constructed and seed text, its files' failures, and its training command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.reader.encoding import encode, join_context, load_tokenizer, span_tokens
+from qa.reader.model import MODEL_DIR, Reader, ReaderError, context_text
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ROOT.parent / "shared" / "train"
+
+HEADLINE = "Shell to own 30% of $6bn Qatar gas project"
+ARTICLE = [
+    "Royal Dutch Shell has signed a deal with Qatar to build a $6bn plant that turns gas into liquid fuel.",
+    "The plant, to be built at Ras Laffan, will produce 140,000 barrels a day from 2009.",
+    "The UK-Dutch group will own 30% of the project, with Qatar Petroleum holding the rest.",
+    "Shell's chief executive said the deal showed the firm's commitment to the Gulf state.",
+]
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader()
+
+
+def _read(reader: Reader, question: str) -> list[float]:
+    contexts = [join_context(HEADLINE, ARTICLE[i - 1] if i else "") for i in range(len(ARTICLE))]
+    return [r.probability for r in reader.read(question, ARTICLE, contexts)]
+
+
+def test_the_shipped_model_is_small_and_described_by_its_manifest():
+    manifest = json.loads((MODEL_DIR / "manifest.json").read_text())
+    assert (MODEL_DIR / "reader.onnx").stat().st_size == manifest["bytes"] <= 30 * 2**20
+    assert manifest["limit"] is None and manifest["max_steps"] is None  # the full run, not a test's tiny one
+    assert set(manifest["data"]) >= {"nq-qed/qed-train.jsonl", "squadshifts/new_wiki_v1.0.json"}
+    # The int8 ONNX file against the trained torch network on 200 validation questions, measured at export:
+    # probabilities within 0.03 on average (0.016 measured) and 0.3 at worst (0.22), the same best sentence for
+    # at least 95% of questions (97%); validation hit@1 was the same (docs/reader.md).
+    export = manifest["export"]
+    assert export["probability_mean_difference"] <= 0.03 and export["probability_max_difference"] <= 0.3
+    assert export["same_best_sentence"] >= 0.95
+
+
+def _logits(reader: Reader, question: str) -> list[float]:
+    contexts = [join_context(HEADLINE, ARTICLE[i - 1] if i else "") for i in range(len(ARTICLE))]
+    return [r.logit for r in reader.read(question, ARTICLE, contexts)]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Where will the gas plant be built?", 1),
+        ("How many barrels a day will the plant produce?", 1),
+        ("When will the plant start producing?", 1),
+        pytest.param(
+            "What share of its $6bn Qatar project will Shell own?",
+            2,
+            marks=pytest.mark.xfail(strict=True, reason="known miss: the lead (logit 2.6) outranks the 30% (2.2)"),
+        ),
+    ],
+)
+def test_the_sentence_that_states_the_fact_outranks_the_lead_and_the_entity(reader, question, answer):
+    """The sentence stating the asked fact ranks first, by a clear margin (a logit of 1: no near-tie that another
+    machine's int8 kernels could flip), above the lead and the sentences about the same plant and firm."""
+    logits = _logits(reader, question)
+    others = [z for i, z in enumerate(logits) if i != answer]
+    assert logits[answer] >= max(others) + 1.0, logits
+
+
+def test_a_fact_never_stated_about_a_mentioned_entity_scores_below_stated_ones(reader):
+    """The article names Shell's chief executive but never says who it is, and never gives the plant's staff: no
+    sentence is likely to answer (measured: 0.11 and 0.17 at most), unlike the stated facts (0.38 to 0.88)."""
+    for question in ("What is the name of Shell's chief executive?", "How many people work at the Ras Laffan plant?"):
+        assert max(_read(reader, question)) < 0.25, question
+    for question in ("Where will the gas plant be built?", "How many barrels a day will the plant produce?"):
+        assert max(_read(reader, question)) > 0.3, question
+
+
+def test_the_readers_span_is_the_asked_expression(reader):
+    sentence = ARTICLE[1]
+    (reading,) = reader.read("How many barrels a day will the plant produce?", [sentence], [HEADLINE])
+    assert "140,000" in sentence[reading.span[0] : reading.span[1]]
+
+
+def test_context_is_the_headline_and_the_sentence_before():
+    assert context_text(("Title", "First.", "Second."), headline=False) == "Title | Second."
+    assert context_text(("Title", "Title"), headline=False) == "Title"  # the headline line is not repeated
+    assert context_text(("Title",), headline=True) == ""
+
+
+def test_encoding_keeps_the_sentence_whole_and_maps_spans_back():
+    tokenizer = load_tokenizer(MODEL_DIR / "tokenizer.json")
+    sentence = "The UK-Dutch group will own 30% of the project."
+    encoded = encode(tokenizer, ["Who?"], [sentence], ["a long context " * 40])
+    first, offsets = int(encoded.sentence_first[0]), encoded.offsets[0]
+    start = sentence.index("30%")
+    i, j = span_tokens(offsets, start, start + 3)
+    assert sentence[offsets[i][0] : offsets[j][1]] == "30%"
+    sep = tokenizer.token_to_id("[SEP]")
+    assert encoded.input_ids[0, first + len(offsets)] == sep  # the whole sentence, then its context
+    assert encoded.token_type_ids[0, first - 1] == 0 and encoded.token_type_ids[0, first] == 1
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "reader.onnx").unlink(), "missing (reader.onnx not found)"),
+        (lambda d: (d / "reader.onnx").write_bytes((d / "reader.onnx").read_bytes()[:5000]), "damaged"),
+        (lambda d: (d / "manifest.json").write_text("{"), "damaged (manifest.json"),
+        (lambda d: (d / "manifest.json").unlink(), "missing (no manifest.json)"),
+    ],
+    ids=["no model", "truncated model", "bad manifest", "no manifest"],
+)
+def test_a_missing_or_damaged_model_is_one_line(tmp_path, damage, message):
+    copy = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, copy)
+    damage(copy)
+    with pytest.raises(ReaderError) as raised:
+        Reader(copy).read("Who?", ["A sentence."], [""])
+    text = str(raised.value)
+    assert message in text and "\n" not in text and "python -m qa.reader.train" in text
+
+
+def test_a_damaged_model_is_one_line_from_the_cli(tmp_path, seed_index_dir):
+    import subprocess
+    import sys
+
+    copy = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, copy)
+    (copy / "reader.onnx").write_bytes(b"not a model")
+    result = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "Who did Lee meet?", "--index", str(seed_index_dir), "-q"],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "CITEQA_READER": str(copy)},
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "reader model" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not TRAIN.is_dir(), reason="the training data (../shared/train) is not beside this checkout")
+def test_the_training_command_runs_end_to_end_on_a_tiny_sample(tmp_path):
+    """A few steps on a few questions of each set: data, training, checkpoint, validation, export, manifest."""
+    from qa.reader.train import main
+
+    out, work = tmp_path / "model", tmp_path / "work"
+    args = ["--data", str(TRAIN), "--out", str(out), "--work", str(work), "--limit", "10", "--max-steps", "2"]
+    assert main([*args, "--validation-groups", "8"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["max_steps"] == 2 and manifest["hyper"]["seed"] == 13
+    # int8 against torch was measured at export; a barely trained network's logits are near-ties, so only how
+    # far its probabilities moved is asserted here, not which sentence came first
+    assert manifest["export"]["groups"] >= 1 and manifest["export"]["probability_mean_difference"] < 0.1
+    assert (work / "checkpoint.pt").exists() and "step 2/2" in (work / "train.log").read_text()
+    reading = Reader(out).read("Who?", ["Somebody did it."], [""])[0]
+    assert 0.0 <= reading.probability <= 1.0
+
+
+def test_reading_at_question_time_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from qa.reader.model import Reader; Reader().read('Who?', ['Somebody did.'], ['']); "
+        "print(sorted(m for m in ('torch', 'transformers', 'sklearn', 'qa.reader.train', 'qa.reader.data') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_reader_is_used_by_default_and_can_be_turned_off(seed_index_dir):
+    """Every answer's citations carry the reader's probability; --no-reader answers with the feature model."""
+    from qa.pipeline import Assistant
+    from qa.settings import Settings
+
+    question = "Where did Pompeo give a speech on Monday?"
+    for reader, expect in ((True, float), (False, type(None))):
+        assistant = Assistant(index_dir=seed_index_dir, settings=Settings(reader=reader))
+        try:
+            answer = assistant.ask(question)
+        finally:
+            assistant.close()
+        assert answer.answered and "Silicon Valley" in answer.citations[0].sentence
+        assert all(isinstance(c.reader, expect) for c in answer.citations)
+    for mode in ("bm25", "dense"):
+        assistant = Assistant(index_dir=seed_index_dir)
+        try:
+            answer = assistant.ask(question, mode=mode)
+        finally:
+            assistant.close()
+        assert "Silicon Valley" in answer.citations[0].sentence and answer.citations[0].reader is not None
