@@ -38,7 +38,7 @@ class Hyper:
 
     seed: int = 13
     layers: int = 6
-    groups: int = 10000  # training questions seen (one pass over a sample of them; about 50 minutes)
+    groups: int = 10000  # training questions seen (one pass over a sample of them; 77 minutes on 2 cores)
     group_size: int = 7  # pairs per question: its answer and up to 6 negatives
     batch_groups: int = 4
     learning_rate: float = 5e-5
