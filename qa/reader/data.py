@@ -135,9 +135,14 @@ def nq_questions(path: Path) -> Iterator[Question]:
         if found is None:
             continue
         document = Document(f"nq:{record['title_text']}", "nq", record["title_text"], [[t for _, _, t in spans]])
-        question = record["question_text"].strip()
-        question = question[0].upper() + question[1:] + ("" if question.endswith("?") else "?")
+        question = _as_question(record["question_text"].strip(), mark=True)
         yield Question(question, document, 0, found[0], found[1], tuple(record.get("answer_text") or ()))
+
+
+def _as_question(text: str, mark: bool = False) -> str:
+    """A set's lower-case question as a user types it: capitalised, and with `mark` ending in a question mark."""
+    text = text[:1].upper() + text[1:]
+    return text if not mark or text.endswith("?") else f"{text}?"
 
 
 def detokenise(text: str) -> str:
@@ -160,7 +165,7 @@ def du_questions(folder: Path) -> Iterator[Question]:
         lo = max(0, i - window)
         block = distinct[lo : i + window + 1]
         document = Document(f"du:{lo // 50}", "du", "", [block])
-        yield Question(question[0].upper() + question[1:], document, 0, i - lo, None, ())
+        yield Question(_as_question(question), document, 0, i - lo, None, ())
 
 
 def tweet_questions(path: Path) -> Iterator[Question]:
@@ -171,8 +176,7 @@ def tweet_questions(path: Path) -> Iterator[Question]:
         where = tweet.lower().find(answers[0].lower()) if answers else -1
         span = (where, where + len(answers[0])) if where >= 0 else None
         document = Document(f"tweet:{n}", "tweet", "", [[tweet]])
-        question = record["Question"].strip()
-        yield Question(question[0].upper() + question[1:], document, 0, 0, span, answers)
+        yield Question(_as_question(record["Question"].strip()), document, 0, 0, span, answers)
 
 
 def all_questions(root: Path) -> list[Question]:
