@@ -33,15 +33,24 @@ MODEL_DIR = Path(__file__).parent / "model"
 
 
 @dataclass(frozen=True)
+class Round:
+    """One pass over fresh training questions with its own warm-up and linear decay of the learning rate."""
+
+    groups: int  # training questions seen in this round, none seen in an earlier one
+    learning_rate: float
+
+
+@dataclass(frozen=True)
 class Hyper:
     """Everything that decides the trained weights besides the data."""
 
     seed: int = 13
     layers: int = 6
-    groups: int = 10000  # training questions seen (one pass over a sample of them; 77 minutes on 2 cores)
+    # Training questions in rounds: the first took 77 minutes on 2 cores; a later round continues the same run on
+    # questions no earlier round saw, so a longer recipe resumes from a shorter one's finished checkpoint.
+    rounds: tuple[Round, ...] = (Round(10000, 5e-5), Round(6000, 3e-5))
     group_size: int = 7  # pairs per question: its answer and up to 6 negatives
     batch_groups: int = 4
-    learning_rate: float = 5e-5
     warmup_share: float = 0.06
     weight_decay: float = 0.01
     context_share: float = 0.75  # share of questions whose candidates are read with their context
@@ -160,28 +169,56 @@ def _save_atomic(obj, path: Path) -> None:
     os.replace(temp, path)
 
 
+def schedule_factor(round_steps: list[int], rounds: tuple[Round, ...], warmup_share: float):
+    """The learning rate at each step as a multiple of the first round's: in every round a linear warm-up over
+    its first `warmup_share` of steps, then a linear decay to zero at its end."""
+    starts = np.cumsum([0, *round_steps])
+
+    def factor(step: int) -> float:
+        r = min(int(np.searchsorted(starts, step, side="right")) - 1, len(round_steps) - 1)
+        total, at = round_steps[r], step - int(starts[r])
+        warmup = int(total * warmup_share)
+        scale = rounds[r].learning_rate / rounds[0].learning_rate
+        if at < warmup:
+            return scale * at / max(1, warmup)
+        return scale * max(0.0, (total - at) / max(1, total - warmup))
+
+    return factor
+
+
+def _resumable(state: dict, hyper: Hyper, round_steps: list[int]) -> bool:
+    """A checkpoint of this run, or of a run whose rounds are the first of this one's and that finished them."""
+    saved = dict(state["hyper"])
+    mine = asdict(hyper)
+    saved_rounds, my_rounds = tuple(saved.pop("rounds", ())), tuple(mine.pop("rounds"))
+    if saved != mine or saved_rounds != my_rounds[: len(saved_rounds)]:
+        return False
+    return saved_rounds == my_rounds or state["step"] == sum(round_steps[: len(saved_rounds)])
+
+
 def train(data: Path, work: Path, hyper: Hyper, limit: int | None, max_steps: int | None, log=print):
     """Fit the reader, resuming from work/checkpoint.pt; returns the trained network and the validation groups."""
     import torch
-    from transformers import get_linear_schedule_with_warmup
 
     torch.manual_seed(hyper.seed)
     work.mkdir(parents=True, exist_ok=True)
     train_groups, validation = load_groups(data, hyper.seed, limit)
-    train_groups = mixed(train_groups, hyper)
+    rounds = mixed(train_groups, hyper)
+    round_steps = [math.ceil(len(r) / hyper.batch_groups) for r in rounds]
+    batches = [r[i : i + hyper.batch_groups] for r in rounds for i in range(0, len(r), hyper.batch_groups)]
     tokenizer = load_tokenizer(_tokenizer_path())
     net = _network(hyper.layers)
-    steps = math.ceil(len(train_groups) / hyper.batch_groups)
-    if max_steps is not None:
-        steps = min(steps, max_steps)
+    steps = len(batches) if max_steps is None else min(len(batches), max_steps)
     trained = [p for p in net.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trained, lr=hyper.learning_rate, weight_decay=hyper.weight_decay)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(steps * hyper.warmup_share), steps)
+    optimizer = torch.optim.AdamW(trained, lr=hyper.rounds[0].learning_rate, weight_decay=hyper.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, schedule_factor(round_steps, hyper.rounds, hyper.warmup_share)
+    )
     checkpoint = work / "checkpoint.pt"
     step = 0
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
-        if state["hyper"] == asdict(hyper) and state["steps"] == steps:
+        if _resumable(state, hyper, round_steps) and state["step"] <= steps:
             net.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
@@ -189,15 +226,15 @@ def train(data: Path, work: Path, hyper: Hyper, limit: int | None, max_steps: in
             log(f"resumed at step {step} of {steps}")
         else:
             log("checkpoint is of other hyper-parameters: starting afresh")
-    log(f"{len(train_groups)} training groups, {len(validation)} validation groups, {steps} steps")
+    sizes = ", ".join(str(len(r)) for r in rounds)
+    log(f"training groups by round {sizes}, {len(validation)} validation groups, {steps} steps")
     net.train()
     started, pairs, running = time.perf_counter(), 0, {}
     every = max(1, min(200, steps // 10))
     for s in range(step, steps):
-        groups = train_groups[s * hyper.batch_groups : (s + 1) * hyper.batch_groups]
         rng = random.Random(hyper.seed * 1_000_003 + s)  # the same batch whether or not the run resumed
         torch.manual_seed(hyper.seed * 1_000_003 + s)
-        encoded, labels, targets, bounds = batch_of(tokenizer, groups, hyper, rng)
+        encoded, labels, targets, bounds = batch_of(tokenizer, batches[s], hyper, rng)
         loss, parts = loss_of(net, encoded, labels, targets, bounds, hyper)
         optimizer.zero_grad()
         loss.backward()
@@ -228,13 +265,21 @@ def train(data: Path, work: Path, hyper: Hyper, limit: int | None, max_steps: in
     return net, validation, tokenizer
 
 
-def mixed(groups: list[Group], hyper: Hyper) -> list[Group]:
-    """hyper.groups training groups drawn from each set by its share in hyper.mix, in a seeded order."""
-    chosen = []
-    for source, share in hyper.mix:
-        chosen += [g for g in groups if g.source == source][: round(hyper.groups * share)]
-    random.Random(hyper.seed).shuffle(chosen)
-    return chosen
+def mixed(groups: list[Group], hyper: Hyper) -> list[list[Group]]:
+    """Each round's training groups: its count drawn from each set by its share in hyper.mix, none drawn by an
+    earlier round, in a seeded order."""
+    by_source = {source: [g for g in groups if g.source == source] for source, _ in hyper.mix}
+    taken = dict.fromkeys(by_source, 0)
+    rounds = []
+    for number, spec in enumerate(hyper.rounds):
+        chosen = []
+        for source, share in hyper.mix:
+            count = round(spec.groups * share)
+            chosen += by_source[source][taken[source] : taken[source] + count]
+            taken[source] += count
+        random.Random(hyper.seed + number).shuffle(chosen)
+        rounds.append(chosen)
+    return rounds
 
 
 def _tokenizer_path() -> Path:
@@ -380,7 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/train"), help="the training sets' folder")
     parser.add_argument("--out", type=Path, default=MODEL_DIR, help="where reader.onnx and its manifest go")
     parser.add_argument("--work", type=Path, default=Path(".reader-work"), help="checkpoints and the log")
-    parser.add_argument("--groups", type=int, default=Hyper.groups, help="training questions to use")
+    parser.add_argument(
+        "--rounds", type=int, default=len(Hyper.rounds), help="train only the first N rounds of the recipe"
+    )
     parser.add_argument("--layers", type=int, default=Hyper.layers, help="encoder layers kept (of 6)")
     parser.add_argument("--limit", type=int, help="questions per set (a tiny run, for tests)")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (a tiny run, for tests)")
@@ -389,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(int(os.environ.get("CITEQA_TRAIN_THREADS", "2")))
-    hyper = Hyper(groups=args.groups, layers=args.layers)
+    hyper = Hyper(layers=args.layers, rounds=Hyper.rounds[: args.rounds])
     args.work.mkdir(parents=True, exist_ok=True)
     log_file = (args.work / "train.log").open("a", encoding="utf-8")
 
