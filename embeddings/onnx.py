@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings import offline
 from embeddings.base import ProgressFn, token_batches
 from embeddings.errors import ExportRefused
 
@@ -141,8 +142,7 @@ class OnnxEmbedder:
         the rewritten graph with its weights in a separate file (`optimized-PRECISION/`); later loads take the
         graph as it is and map the weights from the page cache (0.05 s). The rewrite is the one onnxruntime does
         online anyway (tests/test_embeddings.py checks the vectors), and the export folder is this machine's."""
-        import onnxruntime
-
+        onnxruntime = offline.onnxruntime()
         saved = self.directory / f"optimized-{self.precision}"
         standard = self.model_file == MODEL_FILES[self.precision]  # not a copy being checked (`ensure_int8`)
         if standard and (saved / "model.onnx").exists():
@@ -232,8 +232,7 @@ class OnnxEmbedder:
 def _session(model: Path, level, spinning: bool, save_to: Path | None = None):
     """An onnxruntime CPU session at an optimization level, its idle threads spinning or not, optionally saving
     the optimized graph."""
-    import onnxruntime
-
+    onnxruntime = offline.onnxruntime()
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     options.graph_optimization_level = level
@@ -269,6 +268,7 @@ def ensure_int8(directory: Path, model_id: str) -> bool:
 
 def quantize(source: Path, target: Path, per_channel: bool = True) -> None:
     """Dynamic int8 quantization of the MatMul weights (per channel unless asked otherwise)."""
+    offline.stay_offline()
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.disable(logging.WARNING)  # the quantizer logs advice to the root logger, i.e. the user's terminal

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from qa.errors import CiteqaError, UsageError
-from qa.terminal import json_text, printable
+from qa.terminal import json_text, printable, printable_line
 
 app = typer.Typer(
     name="citeqa",
@@ -84,6 +84,16 @@ ReaderOpt = Annotated[
         "--no-reader answers with the feature model alone, as citeqa did before it.",
     ),
 ]
+FollowLinksOpt = Annotated[
+    bool,
+    typer.Option(
+        "--follow-links",
+        envvar="CITEQA_FOLLOW_LINKS",
+        help="Also index what links in the corpus lead to outside it (skipped by default, with a warning: a link "
+        "to a private file must not end up cited). Give it on every command that updates the index.",
+        show_envvar=True,
+    ),
+]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress bars, no indexing notes, no warnings about skipped files.")
 ]
@@ -97,6 +107,7 @@ def _assistant(
     mode: str = "hybrid",
     k: int = 5,
     reader: bool = True,
+    follow_links: bool = False,
 ):
     from qa.pipeline import Assistant
     from qa.settings import Settings
@@ -104,7 +115,9 @@ def _assistant(
     if precision not in (None, "fp32", "int8"):
         raise UsageError(f"unknown precision '{precision}'; choose fp32 or int8")
     settings = Settings(mode=mode, k=k, reader=reader)
-    return Assistant(corpus=corpus, index_dir=index, model=model, settings=settings, precision=precision)
+    return Assistant(
+        corpus=corpus, index_dir=index, model=model, settings=settings, precision=precision, follow_links=follow_links
+    )
 
 
 def _ready(assistant, quiet: bool):
@@ -136,7 +149,7 @@ def _report_indexing(assistant, report, quiet: bool) -> None:
 
 def _note(message: str) -> None:
     """One line on stderr; file names and article text in it are shown with control characters visible."""
-    typer.echo(f"citeqa: {printable(message)}", err=True)
+    typer.echo(f"citeqa: {printable_line(message)}", err=True)
 
 
 @app.command()
@@ -154,12 +167,13 @@ def index(
         bool,
         typer.Option("--watch", help="After indexing, keep the index in step with the folder until Ctrl+C."),
     ] = False,
+    follow_links: FollowLinksOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Index a folder of articles (incremental: only new or changed articles are embedded)."""
     from qa.progress import progress_bars
 
-    assistant = _assistant(corpus, index, model, precision)
+    assistant = _assistant(corpus, index, model, precision, follow_links=follow_links)
     if check:
         started = time.perf_counter()
         counts = assistant.store.check()
@@ -178,14 +192,14 @@ def index(
             f"Indexed {len(report.added)} new, {len(report.changed)} changed, {len(report.removed)} removed, "
             f"{report.unchanged} unchanged article(s); embedded {report.embedded} texts in {report.seconds:.1f} s."
         )
-    typer.echo(f"Index: {printable(assistant.store.location)}")
+    typer.echo(f"Index: {printable_line(assistant.store.location)}")
     if watch:
         _watch(assistant, quiet)
 
 
 def _watch(assistant, quiet: bool) -> None:
-    """Apply each burst of file changes as one update; a busy index is retried at the next change."""
-    from qa.errors import IndexBusyError
+    """Apply each burst of file changes as one update (an emptied folder empties the index: nothing deleted is
+    cited); an update that fails (a busy index, a full disk) is reported and retried at the next change."""
     from qa.progress import progress_bars
     from qa.watch import watch_corpus
 
@@ -193,8 +207,8 @@ def _watch(assistant, quiet: bool) -> None:
         try:
             with progress_bars(not quiet) as progress:
                 report = assistant.update_index(progress)
-        except IndexBusyError as exc:
-            _note(f"warning: {exc}")
+        except (CiteqaError, OSError) as exc:
+            _note(f"warning: {exc if isinstance(exc, CiteqaError) else _os_error(exc)}; still watching")
             return
         if not report.up_to_date:
             typer.echo(
@@ -203,7 +217,7 @@ def _watch(assistant, quiet: bool) -> None:
             )
 
     def listening() -> None:
-        typer.echo(f"Watching {printable(str(assistant.corpus))} for changes; Ctrl+C stops.")
+        typer.echo(f"Watching {printable_line(str(assistant.corpus))} for changes; Ctrl+C stops.")
 
     try:
         watch_corpus(assistant.corpus, refresh, on_ready=listening)
@@ -228,6 +242,7 @@ def ask(
     source: SourceOpt = None,
     article: ArticleOpt = None,
     reader: ReaderOpt = True,
+    follow_links: FollowLinksOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Answer a question from the articles, citing each sentence."""
@@ -237,7 +252,7 @@ def ask(
 
     validate_question(question)  # before any indexing work
     only = make_filter(since, until, source or (), article or ())
-    assistant = _ready(_assistant(corpus, index, model, precision, mode, k, reader), quiet)
+    assistant = _ready(_assistant(corpus, index, model, precision, mode, k, reader, follow_links), quiet)
     answer = assistant.ask(question, only=only)
     if as_json:
         typer.echo(json_text(answer_to_dict(answer)))
@@ -278,7 +293,7 @@ def info(
         ("Copies", "copies"),
         ("Built", "created"),
     ):
-        typer.echo(f"{label + ':':<11}{printable(str(details[key]))}")
+        typer.echo(f"{label + ':':<11}{printable_line(str(details[key]))}")
     if "vectors" in details:
         typer.echo(f"{'Search:':<11}{_describe_vectors(details['vectors'])}")
     if "segments" in details:
@@ -301,7 +316,7 @@ def _list_articles(rows, as_json: bool) -> None:
     typer.echo(f"{'id':<28} {'date':<10}  {'source':<18} title")
     for row in rows:
         source = (row.source or "")[:18]
-        typer.echo(printable(f"{row.id[:28]:<28} {row.date or '':<10}  {source:<18} {row.title}"))
+        typer.echo(printable_line(f"{row.id[:28]:<28} {row.date or '':<10}  {source:<18} {row.title}"))
 
 
 @app.command()
@@ -312,6 +327,7 @@ def chat(
     precision: PrecisionOpt = None,
     mode: Annotated[str, typer.Option("--mode", help="Retrieval: dense, bm25 or hybrid.")] = "hybrid",
     reader: ReaderOpt = True,
+    follow_links: FollowLinksOpt = False,
 ) -> None:
     """Open the chat UI: ask, read cited answers, press 1-9 to see a citation in its article."""
     import os
@@ -320,7 +336,7 @@ def chat(
 
     if corpus is not None and not corpus.exists():
         raise UsageError(f"corpus path '{corpus}' does not exist")
-    CiteqaApp(_assistant(corpus, index, model, precision, mode, reader=reader)).run()
+    CiteqaApp(_assistant(corpus, index, model, precision, mode, reader=reader, follow_links=follow_links)).run()
     # An indexing thread cancelled at quit may still be inside one batch; the index write is atomic, so
     # leave now rather than wait for it.
     sys.stdout.flush()

@@ -31,6 +31,12 @@ PERMUTATIONS = 128
 SHINGLE_WORDS = 5
 CONTAINED = 0.8
 CANDIDATE_SIMILARITY = 0.3
+# A bucket of articles that agree on a band holds every pair of them as candidates: 2,500 near-identical files
+# are 3 million pairs a band (a MemoryError). In a bucket larger than this, each article is paired with the
+# next MAX_BUCKET_PAIRS in the bucket's order instead, so candidates grow linearly with the articles; copies
+# still link up through their neighbours. No bucket of BBC News (2,225 articles) comes near it.
+MAX_BUCKET_PAIRS = 64
+_PAIRS_PER_BLOCK = 20_000
 # Named, not left to the library's default: stored fingerprints are only comparable under one scheme.
 SCHEME = "affine32"
 _WORD = re.compile(r"\w+")
@@ -73,8 +79,23 @@ def other_copies(groups: Mapping[str, str], article_id: str) -> list[str]:
 
 @lru_cache(maxsize=64)
 def _pairs(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair (i < j) of `size` items."""
-    return np.triu_indices(size, k=1)
+    """Every pair (i < j) of `size` items; in a bucket larger than MAX_BUCKET_PAIRS + 1, each item with the next
+    MAX_BUCKET_PAIRS."""
+    if size <= MAX_BUCKET_PAIRS + 1:
+        return np.triu_indices(size, k=1)
+    first = np.repeat(np.arange(size), MAX_BUCKET_PAIRS)
+    second = first + np.tile(np.arange(1, MAX_BUCKET_PAIRS + 1), size)
+    kept = second < size
+    return first[kept], second[kept]
+
+
+def _neighbours(bucket: np.ndarray, row: int) -> np.ndarray:
+    """The members of a fresh article's bucket it is compared with: all of them, or in a large bucket its
+    MAX_BUCKET_PAIRS neighbours on each side in the bucket's order."""
+    if len(bucket) <= 2 * MAX_BUCKET_PAIRS + 1:
+        return bucket
+    at = int(np.flatnonzero(bucket == row)[0])
+    return bucket[max(0, at - MAX_BUCKET_PAIRS) : at + MAX_BUCKET_PAIRS + 1]
 
 
 def copy_groups(
@@ -136,7 +157,11 @@ def _band_pairs(values: np.ndarray, bands, fresh: np.ndarray | None = None) -> t
             sorted_digest = digest[order]
             low = np.searchsorted(sorted_digest, digest[fresh], side="left")
             high = np.searchsorted(sorted_digest, digest[fresh], side="right")
-            found = [(np.full(b - a, row), order[a:b]) for row, a, b in zip(fresh.tolist(), low, high, strict=True)]
+            found = [
+                (np.full(len(members), row), members)
+                for row, a, b in zip(fresh.tolist(), low, high, strict=True)
+                for members in [_neighbours(order[a:b], row)]
+            ]
         for a, b in found:
             low_row, high_row = np.minimum(a, b), np.maximum(a, b)
             same = (band[low_row] == band[high_row]).all(axis=1) & (low_row != high_row)
@@ -147,10 +172,15 @@ def _band_pairs(values: np.ndarray, bands, fresh: np.ndarray | None = None) -> t
 
 
 def _contained(values: np.ndarray, shingles: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Which pairs are copies: as Fingerprint.containment, for all pairs at once."""
-    similarity = (values[first] == values[second]).mean(axis=1)
-    shared = similarity * (shingles[first] + shingles[second]) / (1 + similarity)
-    return np.minimum(1.0, shared / np.maximum(1, np.minimum(shingles[first], shingles[second]))) >= CONTAINED
+    """Which pairs are copies: as Fingerprint.containment, for all pairs, in blocks (two rows of values per pair
+    is 2 KB: 300,000 candidate pairs at once would be 600 MB)."""
+    verdicts = []
+    for lo in range(0, len(first), _PAIRS_PER_BLOCK):
+        a, b = first[lo : lo + _PAIRS_PER_BLOCK], second[lo : lo + _PAIRS_PER_BLOCK]
+        similarity = (values[a] == values[b]).mean(axis=1)
+        shared = similarity * (shingles[a] + shingles[b]) / (1 + similarity)
+        verdicts.append(np.minimum(1.0, shared / np.maximum(1, np.minimum(shingles[a], shingles[b]))) >= CONTAINED)
+    return np.concatenate(verdicts) if verdicts else np.zeros(0, dtype=bool)
 
 
 def _kept_links(

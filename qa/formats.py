@@ -31,6 +31,11 @@ MIN_ARTICLE_CHARS = 40
 _LINE_END = (".", "!", "?", ":", '"', "”", "’", ")")
 # A PDF line this long that does not end a sentence continues on the next line (a short one may be a heading).
 _WRAPPED_LINE = 40
+# Bounds on what one file may cost: a few hundred bytes of PDF can claim 100,000 pages (a page tree that
+# repeats one child) and a compressed content stream can hold any amount of text. A 1,000-page book is about
+# 2.5 million characters.
+MAX_PDF_PAGES = 2000
+MAX_ARTICLE_CHARS = 5_000_000
 
 
 class Unreadable(Exception):
@@ -105,7 +110,7 @@ def _json_ld_body(tree) -> str:
     for script in tree.xpath('//script[@type="application/ld+json"]'):
         try:
             found = json.loads(script.text_content())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
             continue
         stack = [found]
         while stack:
@@ -137,8 +142,17 @@ def extract_pdf(data: bytes) -> Extracted:
     except pypdfium2.PdfiumError as exc:
         raise Unreadable(f"not a readable PDF ({exc})") from None
     try:
-        pages = [_page_lines(pdf[i]) for i in range(len(pdf))]
+        if len(pdf) > MAX_PDF_PAGES:
+            raise Unreadable(f"more than {MAX_PDF_PAGES} pages ({len(pdf)})")
+        pages, characters = [], 0
+        for i in range(len(pdf)):
+            pages.append(_page_lines(pdf[i]))
+            characters += sum(map(len, pages[-1]))
+            if characters > MAX_ARTICLE_CHARS:
+                raise Unreadable(f"more than {MAX_ARTICLE_CHARS:,} characters of text")
         metadata = pdf.get_metadata_dict()
+    except pypdfium2.PdfiumError as exc:  # a page tree that claims pages it does not hold
+        raise Unreadable(f"a damaged PDF ({exc})") from None
     finally:
         pdf.close()
     running = _running_lines(pages)

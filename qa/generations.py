@@ -2,6 +2,7 @@
 
 Layout of an index directory:
 
+    .citeqa-index      written when citeqa creates the folder: only a folder that has it is written into
     CURRENT            name of the live generation (replaced atomically)
     .lock              held by the one process allowed to write
     gen-<time>/        one complete index: manifest.json and the data files it lists with their checksums
@@ -9,6 +10,8 @@ Layout of an index directory:
 
 A write stages a complete generation in a `tmp-…` folder, renames it into place, and only then points CURRENT
 at it, so a write killed at any moment (or stopped by a full disk) leaves the previous generation answering.
+A folder is only written into when it is new, empty, or marked as citeqa's, and clean-up only removes folders
+named as this module names them, so an index pointed at a folder of the user's own is refused, never emptied.
 This module knows nothing of what the files hold; `qa.index` does.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -24,11 +28,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from qa.errors import REBUILD_HINT, IndexBusyError, IndexFormatError, IndexUnusableError, first_line
+from qa.errors import (
+    REBUILD_HINT,
+    IndexBusyError,
+    IndexFormatError,
+    IndexUnusableError,
+    UsageError,
+    first_line,
+)
 
 FORMAT_VERSION = 6  # 5: segments and a catalog; 6: sentences keep their terms and typed expressions
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
+MARKER = ".citeqa-index"
+_OURS = re.compile(r"gen-\d+|tmp-[0-9a-f]{8}")  # the only folders clean-up may remove
 
 
 class Generations:
@@ -50,7 +63,7 @@ class Generations:
         """Held for a whole write; a second writer is refused at once rather than queued."""
         from filelock import FileLock, Timeout
 
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.claim()
         lock = FileLock(str(self.root / ".lock"), timeout=0)
         try:
             lock.acquire()
@@ -63,6 +76,29 @@ class Generations:
             yield
         finally:
             lock.release()
+
+    def claim(self) -> None:
+        """Make sure the folder is citeqa's before anything is written into it: new, empty, or marked (an index
+        of an earlier citeqa, which has no mark, is recognised by its live generation and marked). A folder of
+        the user's own, the file system's root and the home folder are refused with one line."""
+        root = self.root
+        if (root / MARKER).is_file():
+            return
+        shown = os.fsencode(root).decode("utf-8", errors="backslashreplace")
+        resolved = root.resolve()
+        if resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
+            raise UsageError(f"'{shown}' cannot hold an index (it is the root or the home folder); choose a new folder")
+        if root.exists() and not root.is_dir():
+            raise UsageError(f"'{shown}' is a file, not an index folder; choose a new or empty folder")
+        live = self.live() if root.exists() else None
+        earlier_index = live is not None and _OURS.fullmatch(live.name) and (live / MANIFEST).is_file()
+        if root.exists() and any(root.iterdir()) and not earlier_index:
+            raise UsageError(
+                f"'{shown}' is not empty and is not a citeqa index: citeqa writes only into a new or empty folder "
+                "or one it created"
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        _atomic_write(root / MARKER, "citeqa index folder: citeqa may replace what is in it\n")
 
     @contextmanager
     def staging(self) -> Iterator[Path]:
@@ -97,7 +133,7 @@ class Generations:
         live = self.live()
         keep = keep or (live.name if live else None)
         for child in self.root.iterdir():
-            if child.is_dir() and child.name != keep and child.name.startswith(("gen-", "tmp-")):
+            if child.is_dir() and child.name != keep and _OURS.fullmatch(child.name):
                 shutil.rmtree(child, ignore_errors=True)
         for stray in self.root.glob(f".{CURRENT}.*"):  # a CURRENT replacement that died before its rename
             stray.unlink(missing_ok=True)

@@ -393,8 +393,10 @@ class IndexDir:
     """An index directory (an `IndexStore`): opens the live generation, and plans and builds new ones under the
     write lock."""
 
-    def __init__(self, root: Path, policy: MergePolicy | None = None) -> None:
-        """`policy`: when updates merge segments (qa.segments.MergePolicy's defaults unless given)."""
+    def __init__(self, root: Path, policy: MergePolicy | None = None, follow_links: bool = False) -> None:
+        """`policy`: when updates merge segments (qa.segments.MergePolicy's defaults unless given);
+        `follow_links`: read links that lead out of the corpus too (qa.ingest.list_corpus)."""
+        self.follow_links = follow_links
         self.root = root
         self.generations = Generations(root)
         self.policy = policy or MergePolicy()
@@ -470,7 +472,7 @@ class IndexDir:
         except IndexUnusableError:
             return True
         known |= {(item["path"], item["size"], item["mtime_ns"]) for item in manifest.get("skipped", [])}
-        seen = file_facts(corpus, listing)
+        seen = file_facts(corpus, listing, self.follow_links)
         return seen != known
 
     def update(
@@ -485,7 +487,7 @@ class IndexDir:
         first time are reported as SkippedFile warnings; ones already reported are not repeated."""
         started = time.perf_counter()
         with self.generations.write_lock():
-            listing = list_corpus(corpus)
+            listing = list_corpus(corpus, self.follow_links)
             report = None if rebuild else self._unchanged(corpus, params, listing)
             if report is None:
                 report = self._update(corpus, params, embedder, progress, rebuild, listing)
@@ -547,7 +549,7 @@ class IndexDir:
             except Unreadable as exc:
                 plan.skip(source, str(exc))
             progress("reading", done, len(plan.fresh))
-        if not plan.scan.sources:
+        if not plan.scan.sources and not plan.reused and not plan.report.removed:
             raise CiteqaError(f"no readable articles in '{shown_path(plan.corpus)}' ({SUPPORTED})")
         return articles
 
@@ -574,7 +576,7 @@ class IndexDir:
         for skipped in scan.skipped:
             if skipped.facts not in known_skips:
                 warnings.warn(skipped.message, SkippedFile, stacklevel=3)
-        if not scan.sources:
+        if not scan.sources and previous is None:
             raise CiteqaError(f"no readable articles in '{shown_path(corpus)}' ({SUPPORTED})")
         report = UpdateReport(skipped=len(scan.skipped))
         report.removed = sorted(set(old_files) - {s.id for s in scan.sources})
@@ -641,7 +643,7 @@ class GenerationBuilder:
                 "chunks": sum(s.ranges[a][3] for s, ids in zip(segments, live, strict=True) for a in ids),
                 "sentences": sum(s.ranges[a][1] for s, ids in zip(segments, live, strict=True) for a in ids),
             }
-            if not counts["sentences"]:
+            if not counts["sentences"] and self.previous is None:  # an update may empty the index
                 raise CiteqaError(f"the articles in '{shown_path(plan.corpus)}' contain no sentences to index")
             segments, live = self._merge(temp, segments, live)
             self.progress("writing", 0, 1)
@@ -698,6 +700,8 @@ class GenerationBuilder:
 
     def _merge(self, temp: Path, segments: list[Segment], live: list[set[str]]) -> tuple[list[Segment], list[set[str]]]:
         """Merge the segments the policy chooses into one; a merged segment this update wrote is dropped."""
+        if not segments:
+            return segments, live
         live_sentences = [sum(s.ranges[a][1] for a in ids) for s, ids in zip(segments, live, strict=True)]
         chosen, graph = self.policy.choose([s.info for s in segments], live_sentences)
         if not chosen:

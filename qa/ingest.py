@@ -12,19 +12,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
-from stat import S_ISREG
+from stat import S_ISLNK, S_ISREG
 
 from qa.encodings import decode, looks_binary
-from qa.errors import UsageError
-from qa.formats import HTML_SUFFIXES, PDF_SUFFIXES, extract
+from qa.errors import UsageError, first_line
+from qa.formats import HTML_SUFFIXES, PDF_SUFFIXES, Unreadable, extract
 from qa.sentences import Sentence, split_sentences
 
 TEXT_SUFFIXES = (".txt", ".md")
 ARTICLE_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, *PDF_SUFFIXES)
 SUPPORTED = "citeqa reads .txt, .md, .html, .htm and .pdf files"
 MAX_ARTICLE_BYTES = 20 * 1024 * 1024
+# Front matter is metadata: a block larger or deeper than any real one is left unread (and still not cited).
+MAX_FRONT_MATTER_CHARS = 64 * 1024
+MAX_FRONT_MATTER_DEPTH = 32
 # Front matter of a .md file: YAML between `---` lines, TOML between `+++` lines, at the very top.
 _FRONT_MATTER = re.compile(
     r"\A(?P<fence>---|\+\+\+)[ \t]*\r?\n(?P<body>.*?)^(?:(?P=fence)|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.M | re.S
@@ -111,20 +114,47 @@ def front_matter(text: str) -> FrontMatter:
 def _parse_toml(body: str) -> dict:
     import tomllib
 
+    if len(body) > MAX_FRONT_MATTER_CHARS:
+        return {}
     try:
         return tomllib.loads(body)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):  # tomllib recurses once per level of nesting
         return {}
 
 
 def _parse_yaml(body: str) -> dict:
     import yaml
 
+    if len(body) > MAX_FRONT_MATTER_CHARS:
+        return {}
     try:
-        loaded = yaml.safe_load(body)
+        loaded = yaml.load(body, Loader=_front_matter_loader())  # a SafeLoader without aliases, bounded
     except (yaml.YAMLError, ValueError):  # ValueError: a timestamp that is not a date, such as 2020-13-45
         return {}
     return loaded if isinstance(loaded, dict) else {}
+
+
+@lru_cache(maxsize=1)
+def _front_matter_loader():
+    """PyYAML's safe loader without aliases (a few hundred bytes of `&a [*a, *a, …]` expand to gigabytes) and
+    with a nesting bound (it composes nodes recursively)."""
+    import yaml
+
+    class FrontMatterLoader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.YAMLError("front matter with aliases is not read")
+            self.depth += 1
+            try:
+                if self.depth > MAX_FRONT_MATTER_DEPTH:
+                    raise yaml.YAMLError(f"front matter nested deeper than {MAX_FRONT_MATTER_DEPTH} levels")
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return FrontMatterLoader
 
 
 def parse_date(text: str) -> str | None:
@@ -183,7 +213,17 @@ def make_title(text: str, sentences: list[Sentence]) -> str:
 
 def parse_article(source: SourceFile) -> Article:
     """Turn one file's bytes into an Article with title, date, metadata and sentences; raises
-    qa.formats.Unreadable for a page or PDF that holds no article text."""
+    qa.formats.Unreadable for a page or PDF that holds no article text, and for a file that any parser fails
+    on in any way: one bad file is one skipped file, never a failed index."""
+    try:
+        return _parse_article(source)
+    except Unreadable:
+        raise
+    except Exception as exc:  # lxml, trafilatura, pdfium, yaml: each has errors of its own
+        raise Unreadable(f"could not be read ({type(exc).__name__}: {first_line(exc)})") from None
+
+
+def _parse_article(source: SourceFile) -> Article:
     suffix = source.path.suffix.lower()
     extracted = extract(suffix, source.data)
     text = extracted.text
@@ -235,19 +275,35 @@ class CorpusListing:
     skipped: list[Skipped]
 
 
-def list_corpus(corpus: Path) -> CorpusListing:
-    """Walk `corpus` and stat every candidate file once; what is not a regular file (or vanished) is left out."""
-    root, paths, skipped = article_paths(corpus)
+def list_corpus(corpus: Path, follow_links: bool = False) -> CorpusListing:
+    """Walk `corpus` and stat every candidate file once; what is not a regular file (or vanished) is left out,
+    and so is a link to a file outside the corpus unless `follow_links` (the corpus is a boundary: a link to
+    /etc/passwd in an unpacked archive must not be cited)."""
+    root, paths, skipped = article_paths(corpus, follow_links)
+    inside = _inside(corpus) if corpus.is_dir() and not follow_links else None
     files = []
     for path in paths:
         try:
-            stat = path.stat()
-        except OSError:
+            stat = path.lstat()
+            if S_ISLNK(stat.st_mode):
+                target = path.resolve()
+                if inside is not None and not inside(target):
+                    reason = f"a link to a file outside the corpus ({shown_path(target)})"
+                    skipped.append(Skipped(shown_path(path), reason))
+                    continue
+                stat = path.stat()
+        except (OSError, RuntimeError):  # RuntimeError: a link loop
             continue
         if S_ISREG(stat.st_mode):
             files.append((path, stat.st_size, stat.st_mtime_ns))
     files.sort(key=lambda item: item[0].parts)
     return CorpusListing(root, files, skipped)
+
+
+def _inside(corpus: Path):
+    """A test of whether a resolved path lies within the corpus folder."""
+    root = os.path.join(str(corpus.resolve()), "")
+    return lambda target: os.path.join(str(target), "").startswith(root)
 
 
 @dataclass
@@ -292,10 +348,10 @@ def article_id_for(corpus: Path, path: Path) -> str:
     return shown_path(relative[: len(relative) - len(path.suffix)] if path.suffix else relative)
 
 
-def article_paths(corpus: Path) -> tuple[Path, list[Path], list[Skipped]]:
+def article_paths(corpus: Path, follow_links: bool = False) -> tuple[Path, list[Path], list[Skipped]]:
     """The root that ids are relative to, the candidate article files under `corpus` (by name: `list_corpus`
-    keeps the regular files), and the folders left out (unreadable, or a symbolic link back into a folder
-    already walked)."""
+    keeps the regular files), and the folders left out (unreadable, a symbolic link back into a folder already
+    walked, or unless `follow_links` a link to a folder outside the corpus)."""
     if not corpus.exists():
         raise UsageError(f"corpus path '{shown_path(corpus)}' does not exist")
     _RESOLVED.clear()
@@ -304,6 +360,7 @@ def article_paths(corpus: Path) -> tuple[Path, list[Path], list[Skipped]]:
     files: list[Path] = []
     skipped: list[Skipped] = []
     seen: set[tuple[int, int]] = set()
+    inside = None if follow_links else _inside(corpus)
 
     def unreadable(error: OSError) -> None:
         skipped.append(Skipped(shown_path(error.filename or corpus), f"unreadable folder ({error.strerror})"))
@@ -321,6 +378,11 @@ def article_paths(corpus: Path) -> tuple[Path, list[Path], list[Skipped]]:
             subfolders.clear()
             continue
         seen.add((stat.st_dev, stat.st_ino))
+        if inside is not None and here.is_symlink() and not inside(here.resolve()):
+            target = shown_path(here.resolve())
+            skipped.append(Skipped(shown_path(here), f"a link to a folder outside the corpus ({target})"))
+            subfolders.clear()
+            continue
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         files += (
             here / name for name in names if not name.startswith(".") and Path(name).suffix.lower() in ARTICLE_SUFFIXES
@@ -328,21 +390,26 @@ def article_paths(corpus: Path) -> tuple[Path, list[Path], list[Skipped]]:
     return corpus, files, skipped
 
 
-def file_facts(corpus: Path, listing: CorpusListing | None = None) -> set[tuple[str, int, int]]:
+def file_facts(
+    corpus: Path, listing: CorpusListing | None = None, follow_links: bool = False
+) -> set[tuple[str, int, int]]:
     """(path, size, mtime) of every article file under `corpus` (or of a listing of it), by stat alone: what
     tells an index that the folder changed."""
-    listing = listing or list_corpus(corpus)
+    listing = listing or list_corpus(corpus, follow_links)
     return {(stored_path(path), size, mtime_ns) for path, size, mtime_ns in listing.files}
 
 
 def scan_corpus(
-    corpus: Path, indexed: Mapping[tuple[str, int, int], str] | None = None, listing: CorpusListing | None = None
+    corpus: Path,
+    indexed: Mapping[tuple[str, int, int], str] | None = None,
+    listing: CorpusListing | None = None,
+    follow_links: bool = False,
 ) -> CorpusScan:
     """Read the article files under `corpus` (as `listing` found them, when given); what cannot be read is
     listed in `skipped` with the reason. `indexed` maps the (path, size, mtime_ns) of files an index holds to
     their hash: those are not read again (at a million sentences, reading and checking 45,000 unchanged files
     was most of an update)."""
-    listing = listing or list_corpus(corpus)
+    listing = listing or list_corpus(corpus, follow_links)
     root, skipped = listing.root, list(listing.skipped)
     sources = []
     for path, size, mtime_ns in listing.files:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from qa.sentences import without_controls
+
 MentionType = Literal[
     "name", "place", "number", "money", "percent", "age", "year", "date", "duration", "reason", "quote"
 ]
@@ -168,8 +170,12 @@ def _names(text: str) -> list[Mention]:
 @lru_cache(maxsize=4096)
 def find_mentions(text: str) -> tuple[Mention, ...]:
     """Every typed expression of `text`, in order of position; an expression is claimed by the first
-    (most specific) pattern that matches it: "£4,250" is money, not also a number. Cached: the candidate
-    sentences of a conversation's questions repeat."""
+    (most specific) pattern that matches it: "£4,250" is money, not also a number. Control sequences are
+    blanked first, so none is ever part of an expression. Cached: the candidate sentences of a conversation's
+    questions repeat."""
+    visible = without_controls(text)
+    if visible != text:
+        return tuple(Mention(m.type, m.start, m.end, text[m.start : m.end]) for m in find_mentions(visible))
     words = frozenset(_WORDS.findall(text.casefold()))
     digits = _DIGIT.search(text) is not None
     return _claim(

@@ -153,8 +153,10 @@ def _ints(values: Iterable[int]) -> str:
 class MilvusStore:
     """An index in Milvus (an `IndexStore`)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, follow_links: bool = False) -> None:
+        """`follow_links`: read links that lead out of the corpus too (qa.ingest.list_corpus)."""
         self.uri = uri
+        self.follow_links = follow_links
         self._db = None
 
     @property
@@ -202,7 +204,7 @@ class MilvusStore:
         known |= {
             (s["path"], s["size"], s["mtime_ns"]) for s in (self._meta(f"skipped\x1f{home}") or {}).get("files", [])
         }
-        seen = file_facts(corpus)
+        seen = file_facts(corpus, follow_links=self.follow_links)
         return seen != known
 
     def open(self, model_id: str | None = None) -> MilvusReader:
@@ -345,7 +347,7 @@ class MilvusStore:
         old = {article_id: row for article_id, (_, row) in indexed.items()}
         # As the local backend does: files held with the same path, size and mtime are not read again.
         unread = {} if rebuild else {(row.path, row.size, row.mtime_ns): row.sha256 for row in old.values()}
-        scan = scan_corpus(corpus, unread)
+        scan = scan_corpus(corpus, unread, follow_links=self.follow_links)
         known_skips = {
             Skipped(**s).facts: Skipped(**s) for s in (self._meta(f"skipped\x1f{home}") or {}).get("files", [])
         }
@@ -377,7 +379,7 @@ class MilvusStore:
                     report.removed.append(source.id)
                 report.skipped += 1
             progress("reading", done, len(fresh))
-        if not scan.sources:
+        if not scan.sources and not old:  # an update may empty the index; a first build may not
             raise CiteqaError(f"no readable articles in '{shown_path(corpus)}' ({SUPPORTED})")
         texts = [normalise_space(s.text) for _, a in articles for s in a.sentences]
         embedded = 0

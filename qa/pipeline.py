@@ -24,6 +24,7 @@ from qa.formats import page_of
 from qa.paths import bundled_seeds, cache_root, default_index_dir
 from qa.questions import QuestionAnalysis, analyse_question, predicate_text, validate_question
 from qa.retrieve import Mode, Passage, Query, Retriever
+from qa.sentences import without_controls
 from qa.settings import DEFAULT_SETTINGS, Settings, validate_mode
 from qa.span import answer_span, resolve_relative_dates
 from qa.storage import (
@@ -79,14 +80,17 @@ class Assistant:
         settings: Settings = DEFAULT_SETTINGS,
         precision: str | None = None,
         store: IndexStore | None = None,
+        follow_links: bool = False,
     ) -> None:
-        """`store`, when given, is the index store to use instead of the one `index_dir` names."""
+        """`store`, when given, is the index store to use instead of the one `index_dir` names; `follow_links`
+        indexes what links in the corpus lead to outside it (they are skipped by default)."""
         self.corpus = Path(corpus) if corpus is not None else bundled_seeds()
         self.requested_model = model_id_for(model) if model else None
         self.requested_precision = precision
         self.store: IndexStore = store or open_store(
             index_dir
-            or default_index_dir(self.corpus, self.requested_model or DEFAULT_MODEL, precision or DEFAULT_PRECISION)
+            or default_index_dir(self.corpus, self.requested_model or DEFAULT_MODEL, precision or DEFAULT_PRECISION),
+            follow_links,
         )
         self.settings = settings
         self._index: IndexReader | None = None
@@ -389,7 +393,8 @@ def _span(question: QuestionAnalysis, first: Citation, chosen: Scored) -> Answer
     reading = chosen.reading
     if reading is not None and reading.span[1] > reading.span[0]:
         start, end = reading.span
-        if found is None or not (start <= found.start and found.end <= end):
+        visible = without_controls(first.sentence)[start:end] == first.sentence[start:end]  # not "31m" of ESC[31m
+        if visible and (found is None or not (start <= found.start and found.end <= end)):
             return AnswerSpan(1, "phrase", first.sentence[start:end], first.start + start, first.start + end)
     if found is None:
         return None

@@ -1,6 +1,7 @@
 """Answers as text for a terminal and as the stable JSON schema of `citeqa ask --json`.
 
-Article text is untrusted: every piece of it in the text form goes through `qa.terminal.printable`.
+Article text is untrusted: every piece of it in the text form goes through `qa.terminal.printable`, and every
+name (title, path, article id) through `printable_line`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from qa.answer import Answer
-from qa.terminal import printable
+from qa.terminal import printable, printable_line
 
 JSON_SCHEMA = "citeqa.answer/1"
 
@@ -54,15 +55,15 @@ def answer_to_text(answer: Answer, emphasis: tuple[str, str] = ("", "")) -> str:
     """The answer paragraph, notes, then one source entry per citation: title, date, file and place, sentence.
     `emphasis` wraps the exact answer (a terminal passes bold on/off)."""
     lines = [lead_line(answer, emphasis, printable)]
-    lines += [f"Note: {printable(note)}" for note in answer.notes]
+    lines += [f"Note: {printable_line(note)}" for note in answer.notes]
     if answer.citations:
         lines.append("")
         for c in answer.citations:
             about = ", ".join(part for part in (c.source, c.date) if part)
-            lines.append(f"[{c.n}] {printable(c.title)}" + (f" ({printable(about)})" if about else ""))
+            lines.append(f"[{c.n}] {printable_line(c.title)}" + (f" ({printable_line(about)})" if about else ""))
             place = f"page {c.page}" if c.page else f"line {c.line}, characters {c.start}–{c.end}"
-            lines.append(f"    {printable(c.path)}, {place}")
+            lines.append(f"    {printable_line(c.path)}, {place}")
             lines.append(f"    “{printable(' '.join(c.sentence.split()))}”")
             if c.also_in:
-                lines.append(f"    also in: {printable(', '.join(c.also_in))}")
+                lines.append(f"    also in: {printable_line(', '.join(c.also_in))}")
     return "\n".join(lines)

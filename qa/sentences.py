@@ -20,6 +20,15 @@ _HAS_WORD = re.compile(r"\w")
 # A "sentence" longer than this (a 2 MB line with no full stop) is cut at white space into pieces this long at
 # most, so that no citation is megabytes long; real news sentences stay far below it.
 MAX_SENTENCE_CHARS = 1500
+# Terminal control sequences in article text: CSI (ESC [ or U+009B, parameters, a final letter), OSC and the
+# other string commands (ESC ] … up to BEL or ESC \), any other escape, and single control characters (a lone
+# 8-bit one is usually mis-decoded text, so it takes nothing after it with it).
+_CONTROL_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[\]PX^_][^\x07\x1b]{0,512}(?:\x07|\x1b\\)"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,12 @@ class Sentence:
     start: int
     end: int
     text: str
+
+
+def without_controls(text: str) -> str:
+    """`text` with every control sequence blanked out, at the same length: what an answer span may be taken
+    from ("31m" of ESC[31m is not an answer)."""
+    return _CONTROL_SEQUENCE.sub(lambda m: " " * len(m.group()), text)
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:

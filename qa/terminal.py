@@ -2,7 +2,9 @@
 
 Control characters (ANSI escapes included, and the 8-bit C1 ones such as CSI U+009B that some terminals obey)
 would rename the window, clear the screen or colour it; here they become visible symbols instead. Every path
-that prints such text goes through `printable`.
+that prints such text goes through `printable`, and every name (a file or folder, a title, an id, a one-line
+message) through `printable_line`, which shows line breaks too: a newline in a file name must not forge a line
+of a citation.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ def _visible(match: re.Match) -> str:
 def printable(text: str) -> str:
     """Control characters other than newline and tab become visible symbols; text is always encodable."""
     return _CONTROL.sub(_visible, text)
+
+
+def printable_line(text: str) -> str:
+    """As `printable`, and newlines and tabs shown as ␊ and ␉: the text stays on the one line it is given."""
+    return printable(text).replace("\n", "\u240a").replace("\t", "\u2409")
 
 
 def json_text(data) -> str:

@@ -7,9 +7,12 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def text_pdf(pages: list[list[str]], title: str | None = None, created: str | None = None) -> bytes:
+def text_pdf(
+    pages: list[list[str]], title: str | None = None, created: str | None = None, claimed_pages: int | None = None
+) -> bytes:
     """A PDF whose page i shows the lines pages[i] top to bottom in Helvetica; an empty list of lines makes a
-    page without a text layer, as a scanned page is."""
+    page without a text layer, as a scanned page is. `claimed_pages` is a page count for the page tree to claim
+    instead of the true one (a damaged or hostile file)."""
     objects: list[bytes] = []
     page_ids = []
     font_id = 3
@@ -33,10 +36,38 @@ def text_pdf(pages: list[list[str]], title: str | None = None, created: str | No
     info_id = 4 + len(objects)
     head = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (" ".join(f"{i} 0 R" for i in page_ids).encode(), len(page_ids)),
+        b"<< /Type /Pages /Kids [%s] /Count %d >>"
+        % (" ".join(f"{i} 0 R" for i in page_ids).encode(), claimed_pages or len(page_ids)),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    everything = [*head, *objects, f"<< {info}>>".encode("latin-1")]
+    return _assemble([*head, *objects, f"<< {info}>>".encode("latin-1")], info_id)
+
+
+def repeated_page_tree(levels: int, fanout: int, line: str) -> bytes:
+    """A PDF of a few hundred bytes whose page tree lists one node `fanout` times on each of `levels` levels:
+    fanout ** levels pages, all the same one page (a page-count bomb)."""
+    stream = f"BT /F1 11 Tf 72 760 Td ({_escape(line)}) Tj ET\n".encode("latin-1")
+    nodes = []
+    for level in range(levels):
+        child = 3 + level  # the next node, the page itself below the last level
+        kids = " ".join([f"{child} 0 R"] * fanout).encode()
+        parent = b"/Parent %d 0 R " % (1 + level) if level else b""
+        nodes.append(b"<< /Type /Pages %s/Kids [%s] /Count %d >>" % (parent, kids, fanout ** (levels - level)))
+    content_id, font_id = 3 + levels, 4 + levels
+    everything = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        *nodes,
+        b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 %d 0 R >> >> "
+        b"/Contents %d 0 R >>" % (1 + levels, font_id, content_id),
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"endstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< >>",
+    ]
+    return _assemble(everything, len(everything))
+
+
+def _assemble(everything: list[bytes], info_id: int) -> bytes:
+    """Numbered objects, the cross-reference table and the trailer around the object bodies."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(everything, 1):

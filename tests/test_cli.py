@@ -409,6 +409,13 @@ def test_index_watch_keeps_the_index_in_step_with_the_folder(tmp_path, seed_copy
         assert "port" in ids and "busan" not in ids
         (seed_copy / "port.txt").unlink()
         assert "0 new, 0 changed, 1 removed" in line_with("updated:")
+        seeds = sorted(seed_copy.iterdir())
+        kept = {path: path.read_bytes() for path in seeds}
+        for path in seeds:  # a sync tool's `rm *; cp new/* .`: for a moment the folder is empty
+            path.unlink()
+        assert f"0 new, 0 changed, {len(seeds)} removed" in line_with("updated:")  # nothing deleted is cited
+        seeds[0].write_bytes(kept[seeds[0]])
+        assert "1 new, 0 changed, 0 removed" in line_with("updated:")  # and the watcher is still watching
     finally:
         watcher.send_signal(signal.SIGINT)
         watcher.wait(timeout=30)

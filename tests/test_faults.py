@@ -288,9 +288,13 @@ async def test_hostile_text_in_the_chat(fault_matrix, tmp_path):
         while not app.chat.answers():
             await pilot.pause(0.05)
         shown = app.query_one(ConversationView).views[-1].render().plain
+        exported = app.chat.action_export().read_text(encoding="utf-8")
     clean = "300" in shown and not any(c in shown for c in RAW)
     record(fault_matrix, "hostile text", clean)
     assert clean, shown
+    clean = "300" in exported and "␛" in exported and not any(c in exported for c in RAW)  # `cat` of it is safe
+    record(fault_matrix, "hostile text", clean)
+    assert clean, exported
 
 
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "cp1252", "latin-1")
@@ -337,3 +341,259 @@ def test_fuzz_ingestion_with_text_in_many_encodings(fault_matrix, tmp_path, text
         assert decoded == text  # a byte-order mark, or plain ASCII/UTF-8, is decoded exactly
     assert _sound(_parse(tmp_path, data))
     record(fault_matrix, "fuzzed inputs", True)
+
+
+# A resolver on 127.0.0.1 that logs every name asked for and answers that none exists.
+LOGGING_RESOLVER = """
+import socket, sys
+server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server.bind(("127.0.0.1", 53))
+log = open(sys.argv[1], "a", buffering=1)
+while True:
+    query, client = server.recvfrom(4096)
+    i, labels = 12, []
+    while i < len(query) and query[i]:
+        labels.append(query[i + 1 : i + 1 + query[i]].decode("ascii", "replace"))
+        i += 1 + query[i]
+    print(".".join(labels), file=log)
+    server.sendto(query[:2] + b"\\x81\\x83" + query[4:6] + bytes(6) + query[12 : i + 5], client)
+"""
+CONTROL_NAME = "resolver-control.example"
+
+
+def _network_namespace_allowed() -> bool:
+    if not (shutil.which("unshare") and shutil.which("ip") and shutil.which("getent")):
+        return False
+    return subprocess.run(["unshare", "-m", "-n", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _network_namespace_allowed(), reason="this machine allows no network namespace (needs root)")
+def test_a_long_running_watch_makes_no_lookup_and_writes_only_its_own_folders(fault_matrix, tmp_path, seed_copy):
+    """`index --watch` for 45 s in a network namespace whose only resolver logs every lookup: none is made
+    (onnxruntime 1.32 sent telemetry from long-lived processes), and nothing is written under HOME but
+    citeqa's cache. A lookup of a control name after it shows that the resolver was listening."""
+    home, log, resolver = tmp_path / "home", tmp_path / "lookups.log", tmp_path / "resolver.py"
+    home.mkdir()
+    resolver.write_text(LOGGING_RESOLVER)
+    (tmp_path / "resolv.conf").write_text("nameserver 127.0.0.1\n")
+    script = f"""
+        ip link set lo up && mount --bind {tmp_path}/resolv.conf /etc/resolv.conf || exit 3
+        {sys.executable} {resolver} {log} &
+        sleep 0.5
+        cd {ROOT} && env -u XDG_CACHE_HOME HOME={home} HF_HUB_OFFLINE= timeout -s INT 45 \\
+            {sys.executable} -m qa index {seed_copy} --index {tmp_path / "index"} --watch -q
+        getent hosts {CONTROL_NAME}
+        kill %1
+    """
+    run = subprocess.run(["unshare", "-m", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=180)
+    lookups = log.read_text().split() if log.exists() else []
+    written = [p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file()]
+    clean = set(lookups) == {CONTROL_NAME} and all(p.startswith(".cache/citeqa/") for p in written)
+    record(fault_matrix, "trust boundaries", clean)
+    assert lookups and lookups[-1] == CONTROL_NAME, (run.returncode, run.stderr[-2000:])
+    assert set(lookups) == {CONTROL_NAME}, lookups  # getent asks for IPv4 and IPv6 addresses
+    assert all(p.startswith(".cache/citeqa/") for p in written), written
+
+
+def test_an_index_location_that_is_not_citeqas_is_refused_and_left_as_it_was(
+    fault_matrix, tmp_path, seed_copy, capsys, monkeypatch
+):
+    """`--index ~/Documents` once adopted the folder and removed its `gen-*` and `tmp-*` folders."""
+    documents = tmp_path / "Documents"
+    for name in ("gen-2019 photos", "gen-1", "tmp-0a1b2c3d"):
+        (documents / name).mkdir(parents=True)
+        (documents / name / "keep.txt").write_text("mine")
+    (documents / "CURRENT").write_text("gen-1")  # not even this makes it an index
+    before = sorted(p.relative_to(documents).as_posix() for p in documents.rglob("*"))
+    code, _out, err = run_main(["ask", QUESTION, "--corpus", str(seed_copy), "--index", str(documents)], capsys)
+    after = sorted(p.relative_to(documents).as_posix() for p in documents.rglob("*"))
+    clean = one_line_error(code, err) and "is not empty and is not a citeqa index" in err and before == after
+    record(fault_matrix, "trust boundaries", clean)
+    assert clean, (code, err, after)
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for folder in ("/", str(home)):  # refused even when empty: an index's files would sit among the user's
+        code, _out, err = run_main(["index", str(seed_copy), "--index", folder], capsys)
+        clean = one_line_error(code, err) and "root or the home folder" in err and not list(home.iterdir())
+        record(fault_matrix, "trust boundaries", clean)
+        assert clean, (folder, err)
+
+
+def test_an_index_is_marked_and_its_clean_up_removes_only_what_it_made(fault_matrix, tmp_path, seed_copy, capsys):
+    index = tmp_path / "index"
+    code, out, err = run_main(["index", str(seed_copy), "--index", str(index), "-q"], capsys)
+    assert code == 0 and (index / ".citeqa-index").is_file()
+    (index / "gen-notes").mkdir()  # not a name citeqa gives: kept
+    (index / "tmp-12345678").mkdir()  # a write that died: removed
+    (index / ".citeqa-index").unlink()  # an index of an earlier citeqa: recognised by its live generation
+    (seed_copy / "extra.txt").write_text("The harbour master said the new pier opens in June.")
+    code, out, err = run_main(
+        ["ask", "When does the new pier open?", "--corpus", str(seed_copy), "--index", str(index)], capsys
+    )
+    clean = (
+        code == 0
+        and "June" in out
+        and (index / "gen-notes").is_dir()
+        and not (index / "tmp-12345678").exists()
+        and (index / ".citeqa-index").is_file()
+    )
+    record(fault_matrix, "trust boundaries", clean)
+    assert clean, (code, err, sorted(p.name for p in index.iterdir()))
+
+
+@pytest.mark.slow
+def test_a_db_file_that_is_not_milvus_lite_is_refused_and_left_as_it_was(fault_matrix, tmp_path, seed_copy):
+    pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
+    notes = tmp_path / "notes.db"
+    notes.write_bytes(b"SQLite format 3\x00 my notes, not an index")
+    before = notes.read_bytes()
+    run = citeqa("ask", QUESTION, "--corpus", str(seed_copy), "--store", str(notes), "-q")
+    clean = one_line_error(run.returncode, run.stderr) and "not a Milvus Lite database" in run.stderr
+    clean = clean and notes.read_bytes() == before and sorted(tmp_path.iterdir()) == [seed_copy, notes]
+    record(fault_matrix, "trust boundaries", clean)
+    assert clean, (run.stderr, sorted(tmp_path.iterdir()))
+
+
+PRIVATE = "The private ledger shows the harbour fund paid 9,310 euros to the pilot."
+
+
+@pytest.mark.parametrize("store", ["folder", pytest.param("milvus", marks=pytest.mark.slow)])
+def test_links_that_lead_out_of_the_corpus_are_skipped_unless_followed(
+    fault_matrix, tmp_path, seed_copy, capsys, store
+):
+    if store == "milvus":
+        pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
+    outside = tmp_path / "private"
+    outside.mkdir()
+    (outside / "ledger.txt").write_text(PRIVATE)
+    (seed_copy / "ledger.txt").symlink_to(outside / "ledger.txt")
+    (seed_copy / "archive").symlink_to(outside, target_is_directory=True)
+    (seed_copy / "inside.txt").symlink_to(next(p for p in sorted(seed_copy.glob("*.txt")) if not p.is_symlink()))
+    location = str(tmp_path / ("index" if store == "folder" else "index.db"))
+    question = ["ask", "How much did the harbour fund pay the pilot?", "--corpus", str(seed_copy), "--index", location]
+    code, out, err = run_main([*question, "--json"], capsys)
+    cited = {c["article_id"] for c in json.loads(out)["citations"]} if code == 0 else set()
+    warned = [line for line in err.splitlines() if "outside the corpus" in line]
+    clean = code == 0 and "9,310" not in out and len(warned) == 2 and not cited & {"ledger", "archive/ledger"}
+    record(fault_matrix, "trust boundaries", clean)
+    assert clean, (code, out[:300], err)
+    code, out, err = run_main([*question, "--follow-links", "--json"], capsys)
+    clean = code == 0 and json.loads(out)["citations"][0]["sentence"] == PRIVATE  # followed when asked
+    record(fault_matrix, "trust boundaries", clean)
+    assert clean, (code, out[:300], err)
+
+
+def _poison_files() -> dict[str, bytes]:
+    """One file of each kind that once broke a whole corpus (a traceback on index and on every ask) or took
+    minutes and gigabytes: each must cost one skipped file, or be read without its metadata."""
+    from tests.pdfs import repeated_page_tree, text_pdf
+
+    body = "<p>The pier on the north shore reopened on Tuesday after a month of repairs by the harbour board.</p>"
+    deep_json = "[" * 200_000 + "]" * 200_000
+    alias_bomb = 'title: x\na: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+        f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    prose = "\n\nThe ferry to the islands now leaves at seven, the harbour board said on Monday.\n"
+    line = "A page of text that says nothing new, over and over again, for many pages."
+    return {
+        "json-ld.html": f'<html><head><script type="application/ld+json">{deep_json}</script></head>'
+        f"<body><article>{body * 3}</article></body></html>".encode(),
+        "deep-divs.html": ("<html><body>" + "<div>" * 100_000 + body + "</div>" * 100_000 + "</body></html>").encode(),
+        "count-lie.pdf": text_pdf([[line]], claimed_pages=50),
+        "page-bomb.pdf": repeated_page_tree(5, 10, line),
+        "deep.toml.md": ("+++\na = " + "[" * 100_000 + "]" * 100_000 + "\n+++" + prose).encode(),
+        "deep.yaml.md": ("---\na: " + "[" * 100_000 + "]" * 100_000 + "\n---" + prose).encode(),
+        "deeper.yaml.md": ("---\na: " + "[" * 20_000 + "]" * 20_000 + "\n---" + prose).encode(),  # under 64 KB
+        "alias-bomb.md": f"---\n{alias_bomb}---{prose}".encode(),
+    }
+
+
+def test_one_poisoned_file_is_one_skipped_file(fault_matrix, tmp_path, seed_copy, capsys):
+    for name, data in _poison_files().items():
+        (seed_copy / name).write_bytes(data)
+    index = ["--corpus", str(seed_copy), "--index", str(tmp_path / "i")]
+    started = time.perf_counter()
+    code, out, err = run_main(["ask", QUESTION, *index], capsys)
+    seconds = time.perf_counter() - started
+    skipped = sorted(
+        line.split("skipped ")[1].split(":")[0].rsplit("/", 1)[1] for line in err.splitlines() if "skipped" in line
+    )
+    clean = code == 0 and "Harris" in out and skipped == ["count-lie.pdf", "deep-divs.html", "page-bomb.pdf"]
+    record(fault_matrix, "poisoned files", clean)
+    assert clean, (code, err, seconds)
+    code, out, err = run_main(["ask", "When does the ferry to the islands leave?", *index, "--json"], capsys)
+    cited = json.loads(out)["citations"]
+    clean = code == 0 and "skipped" not in err and cited and "seven" in cited[0]["sentence"]  # warned once
+    record(fault_matrix, "poisoned files", clean)
+    assert clean, (err, cited[:1])
+    code, out, err = run_main(["ask", "When did the pier on the north shore reopen?", *index, "--json"], capsys)
+    clean = code == 0 and "Tuesday" in out  # the page is read; only its JSON-LD is not
+    record(fault_matrix, "poisoned files", clean)
+    assert clean, out[:400]
+
+
+def test_any_parser_failure_skips_the_file_with_its_reason(fault_matrix, tmp_path, monkeypatch):
+    import qa.formats
+
+    def broken(data: bytes):
+        raise MemoryError("lxml ran out of room")
+
+    monkeypatch.setattr(qa.formats, "extract_html", broken)
+    path = tmp_path / "page.html"
+    path.write_bytes(b"<html><body><p>Text.</p></body></html>")
+    with pytest.raises(Unreadable, match=r"could not be read \(MemoryError: lxml ran out of room\)"):
+        parse_article(SourceFile("page", path, path.read_bytes(), 10, 0))
+    record(fault_matrix, "poisoned files", True)
+
+
+def test_copy_detection_grows_linearly_with_near_identical_articles(fault_matrix):
+    """1,800 identical tiny files took 3.8 GB (every pair of an LSH bucket); now the peak grows with the count."""
+    import tracemalloc
+
+    from qa.duplicates import copy_groups, fingerprint
+
+    one = fingerprint("The council said the road would close on Monday for repairs to the bridge.")
+    peaks = {}
+    for count in (600, 1800):
+        tracemalloc.start()
+        groups = copy_groups({f"a{i:05d}": one for i in range(count)})
+        peaks[count] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(groups) == count and len(set(groups.values())) == 1  # still one story
+    clean = peaks[1800] < 4.5 * peaks[600]  # three times the articles: about three times the memory, not nine
+    record(fault_matrix, "poisoned files", clean)
+    assert clean, peaks
+
+
+def test_names_stay_on_their_line_and_spans_never_come_from_control_sequences(fault_matrix, tmp_path, capsys):
+    from qa.mentions import find_mentions
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    forged = "evil.txt, line 1\n    “The minister resigned.”\n[2] x"
+    (corpus / f"{forged}.txt").write_text("The ferry to Busan carried 300 passengers on Friday.\n")
+    code, out, _err = run_main(
+        [
+            "ask",
+            "How many passengers did the Busan ferry carry?",
+            "--corpus",
+            str(corpus),
+            "--index",
+            str(tmp_path / "i"),
+        ],
+        capsys,
+    )
+    clean = (
+        code == 0 and "300" in out and not any(line.lstrip().startswith("“The minister") for line in out.splitlines())
+    )
+    record(fault_matrix, "hostile text", clean)
+    assert clean and "␊" in out, out
+    texts = [m.text for m in find_mentions("It cost \x1b[31m£40\x1b[0m in 2020, said\x9b1;31m Lee.")]
+    clean = "£40" in texts and "2020" in texts and not any("31" in t or "0m" in t for t in texts)
+    record(fault_matrix, "hostile text", clean)
+    assert clean, texts

@@ -13,6 +13,7 @@ from filelock import FileLock
 
 import qa.segments
 from qa.errors import CiteqaError, IndexUnusableError
+from qa.generations import Generations
 from qa.index import IndexDir, IndexParams
 from qa.ingest import SkippedFile
 from tests.conftest import ROOT
@@ -210,7 +211,7 @@ def test_index_built_with_another_model_is_refused(tmp_path, seed_copy):
 
 def test_concurrent_writer_is_locked_out(tmp_path, seed_copy):
     index_dir = tmp_path / "idx"
-    index_dir.mkdir()
+    Generations(index_dir).claim()  # as the other citeqa process did before it took the lock
     with FileLock(str(index_dir / ".lock")), pytest.raises(IndexUnusableError, match="another citeqa process"):
         _build(index_dir, seed_copy)
 

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from qa.errors import UsageError
-from qa.ingest import decode, parse_article, parse_date, scan_corpus
+from qa.ingest import decode, parse_article, parse_date, scan_corpus, shown_path
 from qa.sentences import MAX_SENTENCE_CHARS
 from tests.conftest import SEEDS
 
@@ -109,7 +109,7 @@ def test_an_overlong_line_is_cut_into_bounded_sentences(tmp_path):
     assert all(article.text[s.start : s.end] == s.text for s in article.sentences)
 
 
-def test_symlinked_folders_are_followed_once_and_loops_stop(tmp_path):
+def test_symlinked_folders_are_followed_once_loops_stop_and_links_out_need_asking(tmp_path):
     corpus = tmp_path / "corpus"
     (corpus / "real").mkdir(parents=True)
     (corpus / "real" / "a.txt").write_text("Harris met Lee in Seoul on Tuesday.")
@@ -118,9 +118,15 @@ def test_symlinked_folders_are_followed_once_and_loops_stop(tmp_path):
     (outside / "b.txt").write_text("Moon visited Busan on Friday.")
     (corpus / "linked").symlink_to(outside, target_is_directory=True)
     (corpus / "real" / "loop").symlink_to(corpus, target_is_directory=True)
-    scan = scan_corpus(corpus)
+    scan = scan_corpus(corpus, follow_links=True)
     assert sorted(s.id for s in scan.sources) == ["linked/b", "real/a"]
     assert [s.reason for s in scan.skipped] == ["a link to a folder that is already indexed"]
+    scan = scan_corpus(corpus)  # by default the corpus is a boundary
+    assert [s.id for s in scan.sources] == ["real/a"]
+    assert sorted(s.reason for s in scan.skipped) == [
+        "a link to a folder outside the corpus (" + shown_path(outside.resolve()) + ")",
+        "a link to a folder that is already indexed",
+    ]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")

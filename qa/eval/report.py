@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qa.eval.evaluate import EvalRun
 from qa.questions import KINDS
+from qa.terminal import printable_line
 
 _ORDER = ("recall@", "mrr@10", "ndcg@10", "hit@1", "hit@3", "span_", "abstain_", "embed_", "search_", "answer_")
 
@@ -49,7 +50,7 @@ def _markdown(rows: list[list[str]]) -> list[str]:
 
 
 def text_table(run: EvalRun) -> str:
-    lines = [f"{run.dataset} ({run.format}), model {run.model}", *_aligned(_rows(run))]
+    lines = [f"{printable_line(run.dataset)} ({run.format}), model {run.model}", *_aligned(_rows(run))]
     kinds = _kind_rows(run)
     if kinds:
         lines += ["", "hit@1 by question kind (questions)", *_aligned(kinds)]
@@ -57,7 +58,7 @@ def text_table(run: EvalRun) -> str:
 
 
 def markdown_table(run: EvalRun) -> str:
-    lines = [f"**{run.dataset}** ({run.format}), model `{run.model}`", "", *_markdown(_rows(run))]
+    lines = [f"**{printable_line(run.dataset)}** ({run.format}), model `{run.model}`", "", *_markdown(_rows(run))]
     kinds = _kind_rows(run)
     if kinds:
         lines += ["", "hit@1 by question kind (questions):", "", *_markdown(kinds)]

@@ -75,8 +75,9 @@ class Reader:
 
     @cached_property
     def session(self):
-        import onnxruntime
+        from embeddings.offline import onnxruntime as offline_onnxruntime
 
+        onnxruntime = offline_onnxruntime()
         path = self.directory / self.manifest.get("model", "reader.onnx")
         if not path.is_file():
             raise self._damaged(f"missing ({path.name} not found)")

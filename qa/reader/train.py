@@ -318,8 +318,9 @@ def torch_runner(net):
 
 
 def onnx_runner(path: Path):
-    import onnxruntime as ort
+    from embeddings.offline import onnxruntime
 
+    ort = onnxruntime()
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

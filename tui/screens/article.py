@@ -11,7 +11,7 @@ from textual.widgets import Footer, Static
 
 from qa.answer import Citation
 from qa.sentences import paragraph_spans
-from tui.text import highlighted, literal
+from tui.text import highlighted, literal, literal_line
 
 
 class ArticleScreen(Screen):
@@ -26,13 +26,15 @@ class ArticleScreen(Screen):
         self.text = text
 
     def compose(self) -> ComposeResult:
-        header = Text(f"[{self.citation.n}] ", style="bold cyan") + literal(self.article_title, "bold")
+        header = Text(f"[{self.citation.n}] ", style="bold cyan") + literal_line(self.article_title, "bold")
         if self.citation.source:
-            header.append_text(literal(f" · {self.citation.source}", "dim"))
+            header.append_text(literal_line(f" · {self.citation.source}", "dim"))
         if self.date:
             header.append(f" · {self.date}", style="dim")
         header.append("\n")
-        header.append_text(literal(self.path + (f", page {self.citation.page}" if self.citation.page else ""), "dim"))
+        header.append_text(
+            literal_line(self.path + (f", page {self.citation.page}" if self.citation.page else ""), "dim")
+        )
         yield Static(header, id="article-header")
         with VerticalScroll(id="article-body"):
             for start, end in paragraph_spans(self.text):

@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from qa.answer import Answer, Citation
-from tui.text import highlighted, literal
+from tui.text import highlighted, literal_line
 from tui.widgets.citation_keys import CITATION_BINDINGS, CitationChosen, CitationKeysMixin
 
 PassageFn = Callable[[Citation], tuple[str, int, int]]
@@ -25,17 +25,17 @@ class CitationCard(Static):
 
     def on_mount(self) -> None:
         c = self.citation
-        header = Text(f"[{c.n}] ", style="bold cyan") + literal(c.title, "bold")
+        header = Text(f"[{c.n}] ", style="bold cyan") + literal_line(c.title, "bold")
         if c.source:
-            header.append_text(literal(f" · {c.source}", "dim"))
+            header.append_text(literal_line(f" · {c.source}", "dim"))
         if c.date:
             header.append(f" · {c.date}", style="dim")
         header.append("\n")
-        header.append_text(literal(c.article_id, "dim"))
+        header.append_text(literal_line(c.article_id, "dim"))
         header.append(f", page {c.page}\n" if c.page else f", line {c.line}\n", style="dim")
         body = highlighted(*self.passage)
         if c.also_in:
-            body.append_text(literal("\nalso in: " + ", ".join(c.also_in), "dim italic"))
+            body.append_text(Text("\n") + literal_line("also in: " + ", ".join(c.also_in), "dim italic"))
         self.update(header + body)
 
     def on_click(self) -> None:

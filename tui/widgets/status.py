@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tui.text import literal
+from tui.text import literal_line
 
 
 class StatusLine(Static):
@@ -36,5 +36,5 @@ class StatusLine(Static):
             if line:
                 line.append(" │ ", style="dim")
             line.append(label, style="dim")
-            line.append_text(literal(value))
+            line.append_text(literal_line(value))
         return line
