@@ -367,6 +367,113 @@ def _parse_thresholds(items: list[str], known: list[str]) -> dict[str, float]:
     return thresholds
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+ServiceWatchOpt = Annotated[
+    bool, typer.Option("--watch/--no-watch", help="Keep the index in step with the folder (default).")
+]
+
+
+def _service(corpus, index, model, reader: bool, follow_links: bool, watch: bool):
+    """A started Service, or one line saying which extra to install."""
+    try:
+        import fastapi  # noqa: F401  (the check that the serve extra is installed)
+    except ImportError:
+        raise UsageError("the service needs the serve extra: pip install 'citeqa[serve]'") from None
+    from qa.serve.service import Service
+    from qa.settings import Settings
+
+    if corpus is not None and not corpus.exists():
+        raise UsageError(f"corpus path '{corpus}' does not exist")
+    service = Service(corpus, index, model, Settings(reader=reader), follow_links=follow_links, watch=watch)
+    service.start()
+    return service
+
+
+@app.command()
+def serve(
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; any but loopback needs --token.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="CITEQA_TOKEN", show_envvar=True, help="Require 'Authorization: Bearer TOKEN'."),
+    ] = None,
+    watch: ServiceWatchOpt = True,
+    cors: Annotated[
+        list[str] | None, typer.Option("--cors", help="Allow browser pages from ORIGIN; repeat for several.")
+    ] = None,
+    log_questions: Annotated[
+        bool, typer.Option("--log-questions", help="Log every question's text (off: the log has paths only).")
+    ] = False,
+    reader: ReaderOpt = True,
+    follow_links: FollowLinksOpt = False,
+) -> None:
+    """Answer over HTTP: POST /v1/ask gives the `ask --json` document; OpenAPI at /openapi.json (see docs/serve.md)."""
+    if host not in LOOPBACK and not token:
+        raise UsageError(f"listening on {host} would let anyone on the network ask; give --token (or CITEQA_TOKEN)")
+    if token is not None and len(token) < 16:
+        raise UsageError("the token must be at least 16 characters")
+    import signal
+
+    service = _service(corpus, index, model, reader, follow_links, watch)
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        import logging
+
+        import uvicorn
+
+        from qa.serve.http import create_app
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(service, token, tuple(cors or ()), log_questions),
+                host=host,
+                port=port,
+                log_level="info",
+                timeout_graceful_shutdown=30,
+            )
+        )
+        server.run()
+    except _Terminated:  # uvicorn finished the requests in flight, then passed SIGTERM on: a clean stop
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        service.stop()
+
+
+class _Terminated(Exception):
+    """SIGTERM, once the server has shut down gracefully."""
+
+
+def _terminated(signum, frame) -> None:
+    raise _Terminated
+
+
+@app.command()
+def mcp(
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    watch: ServiceWatchOpt = True,
+    reader: ReaderOpt = True,
+    follow_links: FollowLinksOpt = False,
+) -> None:
+    """Serve the corpus to an MCP client over stdio: tools ask, search, list_articles, read_article."""
+    from qa.serve.mcp import create_server
+
+    warnings.simplefilter("ignore")  # stdout is the protocol's; skipped files are listed by `citeqa info`
+    service = _service(corpus, index, model, reader, follow_links, watch)
+    try:
+        create_server(service).run("stdio")
+    finally:
+        service.stop()
+
+
 @app.command(name="eval")
 def eval_command(
     dataset: Annotated[Path, typer.Argument(help="citeqa .jsonl questions, SQuAD v1.1 .json, or a BEIR folder.")],

@@ -6,11 +6,15 @@ name (title, path, article id) through `printable_line`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from qa.answer import Answer
 from qa.terminal import printable, printable_line
+
+if TYPE_CHECKING:
+    from qa.retrieve import Passage
 
 JSON_SCHEMA = "citeqa.answer/1"
 
@@ -27,20 +31,25 @@ def answer_to_dict(answer: Answer) -> dict:
         "answer_span": asdict(answer.span) if answer.span else None,
         "notes": answer.notes,
         "citations": [asdict(c) for c in answer.citations],
-        "passages": [
-            {
-                "rank": rank,
-                "article_id": p.chunk.article_id,
-                "chunk": p.chunk.position,
-                "score": round(p.score, 4),
-                "dense": None if p.dense is None else round(p.dense, 4),
-                "bm25": None if p.bm25 is None else round(p.bm25, 4),
-                "text": p.chunk.text,
-            }
-            for rank, p in enumerate(answer.passages, 1)
-        ],
+        "passages": passage_dicts(answer.passages),
         "timings": answer.timings,
     }
+
+
+def passage_dicts(passages: Sequence[Passage]) -> list[dict]:
+    """Retrieved passages as the `--json` document lists them."""
+    return [
+        {
+            "rank": rank,
+            "article_id": p.chunk.article_id,
+            "chunk": p.chunk.position,
+            "score": round(p.score, 4),
+            "dense": None if p.dense is None else round(p.dense, 4),
+            "bm25": None if p.bm25 is None else round(p.bm25, 4),
+            "text": p.chunk.text,
+        }
+        for rank, p in enumerate(passages, 1)
+    ]
 
 
 def lead_line(answer: Answer, emphasis: tuple[str, str] = ("", ""), show: Callable[[str], str] = str) -> str:

@@ -10,7 +10,7 @@ trap 'rm -rf "$fresh"' EXIT
 "$python" -m venv "$fresh/venv"
 pip_install() { "$fresh/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"; }
 pip_install "${CITEQA_TORCH:-torch==2.13.0}"
-pip_install -e '.[test,milvus]'
+pip_install -e '.[test,milvus,serve]'
 {
   sed -n '1,3p' requirements.lock
   "$fresh/venv/bin/python" -m pip freeze --exclude-editable | grep -v '^#' | sed -E 's/^(torch==[^+]+)\+.*/\1/'

@@ -18,5 +18,5 @@ pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-ch
 torch_index=()
 if [ -n "${CITEQA_TORCH_INDEX:-}" ]; then torch_index=(--index-url "$CITEQA_TORCH_INDEX"); fi
 pip_install "${CITEQA_TORCH:-torch==2.13.0}" "${torch_index[@]}"
-pip_install -c requirements.lock -e '.[test,milvus]'
+pip_install -c requirements.lock -e '.[test,milvus,serve]'
 echo "citeqa is installed in .venv: run .venv/bin/citeqa --help" >&2

@@ -145,7 +145,7 @@ def test_index_reports_up_to_date(seed_index_dir):
     assert result.exit_code == 0 and "Index up to date: 2 article(s)" in result.stdout
 
 
-def test_light_paths_do_not_import_torch(seed_index_dir):
+def test_light_paths_do_not_import_torch_or_the_service_stack(seed_index_dir):
     """`info`, `index` on an unchanged corpus and BM25 answers never pay for torch or sentence-transformers."""
     code = (
         "import sys\n"
@@ -158,7 +158,8 @@ def test_light_paths_do_not_import_torch(seed_index_dir):
         f"r = CliRunner().invoke(app, ['ask', 'Who met Harris?', '--mode', 'bm25', '--index', {str(seed_index_dir)!r}"
         "])\n"
         "assert r.exit_code == 0 and 'Harris' in r.output, r.output\n"
-        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers', 'fastapi', 'pydantic', 'uvicorn', 'mcp')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,270 @@
+"""`citeqa serve` and `citeqa mcp`: a real server process on a free loopback port and a real HTTP client, the MCP
+server through the SDK's own stdio client."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+httpx = pytest.importorskip("httpx", reason="the serve extra is not installed")
+pytest.importorskip("fastapi", reason="the serve extra is not installed")
+
+TOKEN = "test-token-0123456789"
+QUESTION = "Who did Unification Minister Lee In-young meet?"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """`citeqa serve` in its own process; `url` once /healthz answers."""
+
+    def __init__(self, corpus: Path, index: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "qa",
+                "serve",
+                "--corpus",
+                str(corpus),
+                "--index",
+                str(index),
+                "--port",
+                str(self.port),
+                *extra,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True).start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError("the server did not start: " + "".join(self.output))
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A server over a copy of the seeds, with a token; its corpus folder and index."""
+    from tests.conftest import SEEDS
+
+    root = tmp_path_factory.mktemp("serve")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for article in SEEDS.glob("*.txt"):
+        (corpus / article.name).write_bytes(article.read_bytes())
+    server = Server(corpus, root / "index", "--token", TOKEN)
+    yield server, corpus, root / "index"
+    assert server.stop() == 0
+
+
+def client(server: Server, token: str | None = TOKEN) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=60)
+
+
+def ready(http: httpx.Client) -> None:
+    deadline = time.monotonic() + 120
+    while http.get("/v1/status").json().get("ready") is not True:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_every_endpoint_and_the_answer_equals_ask_json(served):
+    server, corpus, index = served
+    with client(server) as http:
+        ready(http)
+        answer = http.post("/v1/ask", json={"question": QUESTION}).json()
+        cli = subprocess.run(
+            [sys.executable, "-m", "qa", "ask", QUESTION, "--corpus", str(corpus), "--index", str(index), "--json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        expected = json.loads(cli.stdout)
+        assert {k: v for k, v in answer.items() if k != "timings"} == {
+            k: v for k, v in expected.items() if k != "timings"
+        }
+        first = answer["citations"][0]
+        assert "Harry Harris" in first["sentence"]
+        found = http.post("/v1/search", json={"question": QUESTION, "k": 3}).json()
+        assert len(found["passages"]) == 3 and found["passages"][0]["article_id"] == first["article_id"]
+        listed = http.get("/v1/articles", params={"limit": 1}).json()
+        assert listed["total"] == len(list(corpus.glob("*.txt"))) and len(listed["articles"]) == 1
+        article = http.get(f"/v1/articles/{first['article_id']}").json()
+        assert article["text"][first["start"] : first["end"]] == first["sentence"]  # the offsets check out
+        status = http.get("/v1/status").json()
+        assert status["ready"] and status["articles"] == listed["total"] and status["model"] and status["generation"]
+        assert http.get("/healthz").json() == {"ok": True}
+        schema = http.get("/openapi.json").json()
+        assert {"/v1/ask", "/v1/search", "/v1/articles", "/v1/status"} <= set(schema["paths"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("post", "/v1/ask", {"question": ""}, 400, "bad_request"),
+        ("post", "/v1/ask", {"question": "x" * 2001}, 400, "bad_request"),
+        ("post", "/v1/ask", {"question": "Who?", "k": 0}, 400, "bad_request"),
+        ("post", "/v1/ask", {"question": "Who?", "mode": "fuzzy"}, 400, "bad_request"),
+        ("post", "/v1/ask", {"question": "Who?", "since": "2020-13-01"}, 400, "bad_request"),
+        ("post", "/v1/ask", {"question": "Who?", "since": "2021", "until": "2020"}, 400, "bad_request"),
+        ("post", "/v1/ask", {"question": "Who?", "source": ["x"] * 51}, 400, "bad_request"),
+        ("post", "/v1/ask", {"question": "Who?", "unknown": 1}, 400, "bad_request"),
+        ("post", "/v1/ask", ["not", "an", "object"], 400, "bad_request"),
+        ("post", "/v1/ask", {"question": "Who?" * 20000}, 413, "too_large"),
+        ("get", "/v1/articles/no-such-article", None, 404, "not_found"),
+        ("get", "/v1/articles/../../etc/passwd", None, 404, "not_found"),
+        ("get", "/v1/articles/%2e%2e%2f%2e%2e%2fetc%2fpasswd", None, 404, "not_found"),
+        ("get", "/v1/articles", {"limit": 0}, 400, "bad_request"),
+        ("get", "/v1/nothing-here", None, 404, "not_found"),
+    ],
+)
+def test_bad_requests_are_json_errors_with_the_right_status(served, method, path, body, status, code):
+    server, _, _ = served
+    with client(server) as http:
+        ready(http)
+        response = http.post(path, json=body) if method == "post" else http.get(path, params=body)
+        assert response.status_code == status, response.text
+        error = response.json()["error"]
+        assert error["code"] == code and error["message"] and "\n" not in error["message"]
+        assert "Traceback" not in response.text and "/etc/passwd:" not in response.text
+
+
+def test_a_token_is_required_everywhere_but_healthz(served):
+    server, _, _ = served
+    for token in (None, "wrong-token-000000000"):
+        with client(server, token) as http:
+            for path in ("/v1/status", "/v1/articles", "/openapi.json"):
+                response = http.get(path)
+                assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
+            assert http.post("/v1/ask", json={"question": QUESTION}).status_code == 401
+            assert http.get("/healthz").status_code == 200
+
+
+def test_listening_beyond_loopback_needs_a_token():
+    run = subprocess.run(
+        [sys.executable, "-m", "qa", "serve", "--host", "0.0.0.0"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == 2 and run.stderr.startswith("citeqa: error: listening on 0.0.0.0")
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_burst_of_asks_while_the_corpus_is_updated_loses_none(served):
+    """200 asks from 16 clients while files are added and the index republished: every one answered."""
+    server, corpus, _ = served
+    with client(server) as http:
+        ready(http)
+        before = http.get("/v1/status").json()
+    stop = threading.Event()
+
+    def change_files() -> None:
+        n = 0
+        while not stop.is_set():
+            (corpus / f"burst-{n % 3}.txt").write_text(f"Report {n}: the harbour board met {n} times this year.\n")
+            n += 1
+            time.sleep(0.7)
+
+    writer = threading.Thread(target=change_files)
+    writer.start()
+
+    def ask(i: int) -> int:
+        with client(server) as http:
+            return http.post(
+                "/v1/ask", json={"question": QUESTION if i % 2 else "How often did the harbour board meet?"}
+            ).status_code
+
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(ask, range(200)))
+    finally:
+        stop.set()
+        writer.join()
+    with client(server) as http:
+        after = http.get("/v1/status").json()
+    assert statuses == [200] * 200
+    assert after["updates"] > before["updates"] and after["generation"] != before["generation"]
+
+
+def test_sigterm_finishes_the_requests_in_flight_and_exits_0(tmp_path, seed_copy):
+    server = Server(seed_copy, tmp_path / "index", "--no-watch")
+    with client(server, None) as http:
+        ready(http)
+    results: list[int] = []
+
+    def ask() -> None:
+        with client(server, None) as http:
+            results.append(http.post("/v1/ask", json={"question": QUESTION}).status_code)
+
+    askers = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in askers:
+        thread.start()
+    time.sleep(0.3)  # the requests are in flight
+    code = server.stop()
+    for thread in askers:
+        thread.join()
+    assert code == 0 and results == [200] * 8, (code, results, "".join(server.output)[-2000:])
+
+
+def test_the_mcp_server_answers_through_the_sdks_stdio_client(tmp_path, seed_copy):
+    import anyio
+
+    pytest.importorskip("mcp", reason="the serve extra is not installed")
+    from mcp import Client, StdioServerParameters
+
+    async def session() -> tuple:
+        parameters = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "qa", "mcp", "--corpus", str(seed_copy), "--index", str(tmp_path / "index"), "--no-watch"],
+            cwd=str(ROOT),
+        )
+        async with Client(parameters) as mcp:
+            tools = {tool.name for tool in (await mcp.list_tools()).tools}
+            deadline = time.monotonic() + 120
+            while True:
+                answer = await mcp.call_tool("ask", {"question": QUESTION})
+                if not answer.is_error or "still being built" not in answer.content[0].text:
+                    break
+                assert time.monotonic() < deadline
+                await anyio.sleep(0.3)
+            assert not answer.is_error, answer.content
+            first = answer.structured_content["citations"][0]
+            article = await mcp.call_tool("read_article", {"article_id": first["article_id"]})
+            refused = await mcp.call_tool("read_article", {"article_id": "../../etc/passwd"})
+            listed = await mcp.call_tool("list_articles", {"limit": 5})
+            return tools, first, article.structured_content, refused, listed.structured_content
+
+    tools, first, article, refused, listed = anyio.run(session)
+    assert tools == {"ask", "search", "list_articles", "read_article"}
+    assert "Harry Harris" in first["sentence"] and article["text"][first["start"] : first["end"]] == first["sentence"]
+    assert refused.is_error and "no article '../../etc/passwd'" in refused.content[0].text
+    assert listed["total"] == len(list(seed_copy.glob("*.txt")))
