@@ -268,3 +268,19 @@ def test_the_mcp_server_answers_through_the_sdks_stdio_client(tmp_path, seed_cop
     assert "Harry Harris" in first["sentence"] and article["text"][first["start"] : first["end"]] == first["sentence"]
     assert refused.is_error and "no article '../../etc/passwd'" in refused.content[0].text
     assert listed["total"] == len(list(seed_copy.glob("*.txt")))
+
+
+def test_before_the_first_index_is_built_asks_are_503_with_retry_after(tmp_path, seed_copy):
+    """The state a server is in while it builds its first index (its Service not started, so it stays there)."""
+    from fastapi.testclient import TestClient
+
+    from qa.serve.http import create_app
+    from qa.serve.service import Service
+
+    service = Service(seed_copy, str(tmp_path / "index"), watch=False)
+    with TestClient(create_app(service)) as http:
+        response = http.post("/v1/ask", json={"question": QUESTION})
+        status = http.get("/v1/status").json()
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert response.json()["error"]["code"] == "index_building" and status["ready"] is False
+    service.stop()
