@@ -46,7 +46,7 @@ class Hyper:
 
     seed: int = 13
     layers: int = 6
-    # Training questions in rounds: the first took 77 minutes on 2 cores; a later round continues the same run on
+    # Training questions in rounds (77 and 55 minutes on 2 cores); a later round continues the same run on
     # questions no earlier round saw, so a longer recipe resumes from a shorter one's finished checkpoint.
     rounds: tuple[Round, ...] = (Round(10000, 5e-5), Round(6000, 3e-5))
     group_size: int = 7  # pairs per question: its answer and up to 6 negatives
