@@ -94,7 +94,8 @@ def main() -> None:
         f"95% bootstrap interval [{low:+.4f}, {high:+.4f}]"
     )
     verdict = p >= ALPHA and low >= -MARGIN and high <= MARGIN
-    print(f"int8's answers indistinguishable (p >= {ALPHA} and the interval within ±{MARGIN}): {'yes' if verdict else 'no'}")
+    answer = "yes" if verdict else "no"
+    print(f"int8's answers indistinguishable (p >= {ALPHA} and the interval within ±{MARGIN}): {answer}")
     print("load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
