@@ -417,6 +417,7 @@ def serve(
         raise UsageError(f"listening on {host} would let anyone on the network ask; give --token (or CITEQA_TOKEN)")
     if token is not None and len(token) < 16:
         raise UsageError("the token must be at least 16 characters")
+    _check_listening(host, port)
     import signal
 
     service = _service(corpus, index, model, reader, follow_links, watch)
@@ -444,6 +445,19 @@ def serve(
     finally:
         signal.signal(signal.SIGTERM, previous)
         service.stop()
+
+
+def _check_listening(host: str, port: int) -> None:
+    """One line, before the models load, when the address cannot be listened on (a port in use, say)."""
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise CiteqaError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 class _Terminated(Exception):

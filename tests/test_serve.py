@@ -170,6 +170,18 @@ def test_a_token_is_required_everywhere_but_healthz(served):
             assert http.get("/healthz").status_code == 200
 
 
+def test_a_port_in_use_is_one_line_before_anything_loads():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "qa", "serve", "--port", str(port)], cwd=ROOT, capture_output=True, text=True
+        )
+    assert run.returncode == 1 and run.stderr.startswith(f"citeqa: error: cannot listen on 127.0.0.1:{port}")
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
 def test_listening_beyond_loopback_needs_a_token():
     run = subprocess.run(
         [sys.executable, "-m", "qa", "serve", "--host", "0.0.0.0"], cwd=ROOT, capture_output=True, text=True
