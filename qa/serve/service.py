@@ -60,7 +60,6 @@ class ServiceState:
 
     ready: bool = False
     updating: bool = False
-    generation: str | None = None
     updates: int = 0
     last_update: str | None = None
     last_error: str | None = None
