@@ -36,6 +36,7 @@ from qa.errors import (
     UsageError,
     first_line,
 )
+from qa.ingest import shown_path
 
 FORMAT_VERSION = 6  # 5: segments and a catalog; 6: sentences keep their terms and typed expressions
 MANIFEST = "manifest.json"
@@ -84,7 +85,7 @@ class Generations:
         root = self.root
         if (root / MARKER).is_file():
             return
-        shown = os.fsencode(root).decode("utf-8", errors="backslashreplace")
+        shown = shown_path(root)
         resolved = root.resolve()
         if resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
             raise UsageError(f"'{shown}' cannot hold an index (it is the root or the home folder); choose a new folder")

@@ -378,9 +378,10 @@ def article_paths(corpus: Path, follow_links: bool = False) -> tuple[Path, list[
             subfolders.clear()
             continue
         seen.add((stat.st_dev, stat.st_ino))
-        if inside is not None and here.is_symlink() and not inside(here.resolve()):
-            target = shown_path(here.resolve())
-            skipped.append(Skipped(shown_path(here), f"a link to a folder outside the corpus ({target})"))
+        target = here.resolve() if inside is not None and here.is_symlink() else None
+        if target is not None and not inside(target):
+            reason = f"a link to a folder outside the corpus ({shown_path(target)})"
+            skipped.append(Skipped(shown_path(here), reason))
             subfolders.clear()
             continue
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
