@@ -38,6 +38,9 @@ class Round:
 
     groups: int  # training questions seen in this round, none seen in an earlier one
     learning_rate: float
+    # The share of its questions asked without their answering sentence: "the articles do not say" against the
+    # same article's sentences about the same names (see loss_of).
+    answerless_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,10 @@ class Hyper:
 
     seed: int = 13
     layers: int = 6
-    # Training questions in rounds (77 and 55 minutes on 2 cores); a later round continues the same run on
-    # questions no earlier round saw, so a longer recipe resumes from a shorter one's finished checkpoint.
-    rounds: tuple[Round, ...] = (Round(10000, 5e-5), Round(6000, 3e-5))
+    # Training questions in rounds (77, 55 and 50 minutes on 2 cores); a later round continues the same run on
+    # questions no earlier round saw, so a longer recipe resumes from a shorter one's finished checkpoint. The
+    # third teaches abstention: 40% of its questions are asked without their answer.
+    rounds: tuple[Round, ...] = (Round(10000, 5e-5), Round(6000, 3e-5), Round(6000, 3e-5, answerless_share=0.4))
     group_size: int = 7  # pairs per question: its answer and up to 6 negatives
     batch_groups: int = 4
     warmup_share: float = 0.06
@@ -114,14 +118,15 @@ def _sentence_mask(encoded: Encoded) -> np.ndarray:
     return mask
 
 
-def batch_of(tokenizer, groups: list[Group], hyper: Hyper, rng: random.Random):
+def batch_of(tokenizer, groups: list[Group], hyper: Hyper, rng: random.Random, answerless_share: float = 0.0):
     """The encoded pairs of some groups, their labels, span targets (token positions, -100 for none) and the
-    slice of rows each group occupies."""
+    slice of rows each group occupies. A share of the groups lose their answering sentence."""
     questions, sentences, contexts, labels, spans, bounds = [], [], [], [], [], []
     for group in groups:
         with_context = rng.random() < hyper.context_share
+        answerless = bool(answerless_share) and rng.random() < answerless_share
         start = len(labels)
-        for item in group.items[: hyper.group_size]:
+        for item in group.items[int(answerless) : hyper.group_size]:
             questions.append(group.question)
             sentences.append(item.sentence)
             contexts.append(item.context if with_context else "")
@@ -138,14 +143,22 @@ def batch_of(tokenizer, groups: list[Group], hyper: Hyper, rng: random.Random):
 
 
 def loss_of(net, encoded: Encoded, labels: np.ndarray, targets: np.ndarray, bounds, hyper: Hyper):
+    """Binary cross-entropy on every pair, a softmax over each group and the span's cross-entropy. A group with
+    its answer is a softmax with the answer as the target; one without is a softmax over its sentences and a
+    "no answer" option of logit 0 as the target, so the hardest of them, which decides abstention, is pushed
+    below the point where a sentence is more likely to answer than not."""
     import torch
     import torch.nn.functional as F
 
     answer, start, end = net(*_tensors(encoded))
     y = torch.from_numpy(labels)
     pair = F.binary_cross_entropy_with_logits(answer, y)
+    target = torch.zeros(1, dtype=torch.long)
     listwise = [
-        F.cross_entropy(answer[a:b][None], torch.zeros(1, dtype=torch.long)) for a, b in bounds if labels[a] == 1
+        F.cross_entropy(answer[a:b][None], target)
+        if labels[a] == 1
+        else F.cross_entropy(torch.cat([answer.new_zeros(1), answer[a:b]])[None], target)
+        for a, b in bounds
     ]
     group = torch.stack(listwise).mean() if listwise else answer.sum() * 0
     outside = torch.from_numpy(~_sentence_mask(encoded))
@@ -190,7 +203,9 @@ def _resumable(state: dict, hyper: Hyper, round_steps: list[int]) -> bool:
     """A checkpoint of this run, or of a run whose rounds are the first of this one's and that finished them."""
     saved = dict(state["hyper"])
     mine = asdict(hyper)
-    saved_rounds, my_rounds = tuple(saved.pop("rounds", ())), tuple(mine.pop("rounds"))
+    # rounds saved before a Round field existed take its default
+    saved_rounds = tuple(asdict(Round(**r)) for r in saved.pop("rounds", ()))
+    my_rounds = tuple(mine.pop("rounds"))
     if saved != mine or saved_rounds != my_rounds[: len(saved_rounds)]:
         return False
     return saved_rounds == my_rounds or state["step"] == sum(round_steps[: len(saved_rounds)])
@@ -206,6 +221,7 @@ def train(data: Path, work: Path, hyper: Hyper, limit: int | None, max_steps: in
     rounds = mixed(train_groups, hyper)
     round_steps = [math.ceil(len(r) / hyper.batch_groups) for r in rounds]
     batches = [r[i : i + hyper.batch_groups] for r in rounds for i in range(0, len(r), hyper.batch_groups)]
+    answerless = [spec.answerless_share for spec, n in zip(hyper.rounds, round_steps, strict=True) for _ in range(n)]
     tokenizer = load_tokenizer(_tokenizer_path())
     net = _network(hyper.layers)
     steps = len(batches) if max_steps is None else min(len(batches), max_steps)
@@ -234,7 +250,7 @@ def train(data: Path, work: Path, hyper: Hyper, limit: int | None, max_steps: in
     for s in range(step, steps):
         rng = random.Random(hyper.seed * 1_000_003 + s)  # the same batch whether or not the run resumed
         torch.manual_seed(hyper.seed * 1_000_003 + s)
-        encoded, labels, targets, bounds = batch_of(tokenizer, batches[s], hyper, rng)
+        encoded, labels, targets, bounds = batch_of(tokenizer, batches[s], hyper, rng, answerless[s])
         loss, parts = loss_of(net, encoded, labels, targets, bounds, hyper)
         optimizer.zero_grad()
         loss.backward()
@@ -340,8 +356,11 @@ def _char_f1(predicted: tuple[int, int], gold: tuple[int, int]) -> float:
 
 
 def validation_figures(results, groups: list[Group]) -> dict[str, float]:
-    """Group hit@1 (the answer ranked first), pair accuracy at logit 0, span character F1 on spanned answers."""
-    hits, correct, total, f1s = 0, 0, 0, []
+    """Group hit@1 (the answer ranked first), pair accuracy at logit 0, span character F1 on spanned answers,
+    and how well the best logit tells a group from the same group without its answer (ROC AUC: abstention)."""
+    from sklearn.metrics import roc_auc_score
+
+    hits, correct, total, f1s, best, best_without = 0, 0, 0, [], [], []
     for (logits, span), g in zip(results, groups, strict=True):
         labels = np.array([i.label for i in g.items])
         hits += int(np.argmax(logits) == 0)
@@ -349,11 +368,18 @@ def validation_figures(results, groups: list[Group]) -> dict[str, float]:
         total += len(labels)
         if g.items[0].span:
             f1s.append(_char_f1(span, g.items[0].span))
+        if len(logits) > 1:
+            best.append(float(logits.max()))
+            best_without.append(float(logits[1:].max()))
+    separable = len(set(best + best_without)) > 1
     return {
         "groups": len(groups),
         "hit_at_1": round(hits / len(groups), 4),
         "pair_accuracy": round(correct / total, 4),
         "span_f1": round(float(np.mean(f1s)), 4) if f1s else 0.0,
+        "answerless_auc": round(float(roc_auc_score([1] * len(best) + [0] * len(best_without), best + best_without)), 4)
+        if separable
+        else 0.0,
     }
 
 
