@@ -7,6 +7,11 @@ TF-IDF retrieval over the whole pool returns for the question from other documen
 the question with its own document removed). Sentences are split by citeqa's own splitter, so the reader is
 trained on the units it will be asked about. A sentence that contains one of the question's answers is never
 used as a negative. Documents, not questions, are split between training and validation.
+
+`constraint_trap` turns a group into one that nothing answers, the way news questions go unanswered: the
+question asks about another year or another name than its answering sentence states ("Who won the 2005 FA
+Cup?" over a report of the 2004 final; "Who directed the Goblet of Fire?" over "…who directed the Prisoner of
+Azkaban"), so the sentence that answered is now the hardest negative.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ VALIDATION_SHARE = 0.04  # of documents
 _TOKENISED_QUOTES = re.compile(r"``|''")
 _SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}]|'s\b|n't\b|'re\b|'ve\b|'ll\b|'d\b|'m\b)")
 _SPACE_AFTER = re.compile(r"([(\[{$]) ")
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
+_NAME = re.compile(r"(?<!^)\b[A-Z][a-zA-Z]{2,}\b")
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,32 @@ class Question:
     index: int
     span: tuple[int, int] | None
     answers: tuple[str, ...]
+
+
+def question_names(question: str) -> list[str]:
+    """The capitalised words of a question after its first word: the names it is constrained by."""
+    return _NAME.findall(question)
+
+
+def constraint_trap(group: Group, names: list[str], rng: random.Random) -> Group | None:
+    """The group's question moved to a year, else a name (one of `names`, taken from other questions), that no
+    sentence or context of the group states, in place of one its answering sentence states; every sentence
+    labelled as not answering. None when the question holds no such year or name."""
+    positive = group.items[0]
+    stated = f"{positive.sentence} {positive.context}"
+    everything = " ".join(f"{i.sentence} {i.context}" for i in group.items).lower()
+    years = [y for y in _YEAR.findall(group.question) if y in stated]
+    if years:
+        moved = [str(int(years[0]) + d) for d in (-3, -2, -1, 1, 2, 3) if str(int(years[0]) + d) not in everything]
+        old, new = years[0], rng.choice(moved) if moved else None
+    else:
+        own = [n for n in question_names(group.question) if n in stated]
+        others = [n for n in names if n.lower() not in everything and n not in group.question]
+        old, new = (own[0], rng.choice(others)) if own and others else (None, None)
+    if old is None or new is None:
+        return None
+    question = re.sub(rf"\b{re.escape(old)}\b", new, group.question)
+    return Group(question, group.source, group.document, tuple(Item(i.sentence, i.context, 0.0) for i in group.items))
 
 
 def context_of(document: Document, paragraph: int, index: int) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.reader.data import Group, data_hashes, load_groups
+from qa.reader.data import Group, constraint_trap, data_hashes, load_groups, question_names
 from qa.reader.encoding import Encoded, best_span, encode, load_tokenizer, span_tokens
 
 MODEL_DIR = Path(__file__).parent / "model"
@@ -120,13 +120,19 @@ def _sentence_mask(encoded: Encoded) -> np.ndarray:
 
 def batch_of(tokenizer, groups: list[Group], hyper: Hyper, rng: random.Random, answerless_share: float = 0.0):
     """The encoded pairs of some groups, their labels, span targets (token positions, -100 for none) and the
-    slice of rows each group occupies. A share of the groups lose their answering sentence."""
+    slice of rows each group occupies. A share of the groups are made answerless: a constraint trap
+    (qa.reader.data) or the group without its answering sentence."""
     questions, sentences, contexts, labels, spans, bounds = [], [], [], [], [], []
+    names = [n for g in groups for n in question_names(g.question)]
     for group in groups:
         with_context = rng.random() < hyper.context_share
-        answerless = bool(answerless_share) and rng.random() < answerless_share
+        items = group.items
+        if answerless_share and rng.random() < answerless_share:
+            # half of them a constraint trap where the question has one, else the group without its answer
+            trap = constraint_trap(group, names, rng) if rng.random() < 0.5 else None
+            group, items = (trap, trap.items) if trap else (group, group.items[1:])
         start = len(labels)
-        for item in group.items[int(answerless) : hyper.group_size]:
+        for item in items[: hyper.group_size]:
             questions.append(group.question)
             sentences.append(item.sentence)
             contexts.append(item.context if with_context else "")
