@@ -373,7 +373,7 @@ ServiceWatchOpt = Annotated[
 ]
 
 
-def _service(corpus, index, model, reader: bool, follow_links: bool, watch: bool):
+def _service(corpus, index, model, reader: bool, follow_links: bool, watch: bool, workers: int | None = None):
     """A started Service, or one line saying which extra to install."""
     try:
         import fastapi  # noqa: F401  (the check that the serve extra is installed)
@@ -384,7 +384,8 @@ def _service(corpus, index, model, reader: bool, follow_links: bool, watch: bool
 
     if corpus is not None and not corpus.exists():
         raise UsageError(f"corpus path '{corpus}' does not exist")
-    service = Service(corpus, index, model, Settings(reader=reader), follow_links=follow_links, watch=watch)
+    settings = Settings(reader=reader)
+    service = Service(corpus, index, model, settings, follow_links=follow_links, watch=watch, workers=workers)
     service.start()
     return service
 
@@ -409,6 +410,10 @@ def serve(
     log_questions: Annotated[
         bool, typer.Option("--log-questions", help="Log every question's text (off: the log has paths only).")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, max=16, help="Questions answered at once; default 2 (one per core is best)."),
+    ] = None,
     reader: ReaderOpt = True,
     follow_links: FollowLinksOpt = False,
 ) -> None:
@@ -420,7 +425,7 @@ def serve(
     _check_listening(host, port)
     import signal
 
-    service = _service(corpus, index, model, reader, follow_links, watch)
+    service = _service(corpus, index, model, reader, follow_links, watch, workers)
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         import logging

@@ -144,6 +144,11 @@ class Assistant:
         if self.reader is not None:
             self.reader.load()
 
+    def share_models(self, other: Assistant) -> None:
+        """Answer with another Assistant's loaded encoder and reader, so that a process holding several (a server)
+        holds each model once: their onnxruntime sessions and tokenizers are safe to run from several threads."""
+        self._embedder, self._reader = other._embedder, other._reader
+
     def update_index(self, progress: Progress = no_progress, rebuild: bool = False) -> UpdateReport:
         """Index new and changed articles (all of them with `rebuild`) and reopen the index."""
         built = None if rebuild else self.store.built_with()

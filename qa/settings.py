@@ -10,6 +10,8 @@ from qa.retrieve import DENSE_WEIGHT, FUSIONS, MODES, Mode
 DEFAULT_K = 5
 # Answers are drawn from the best few passages whatever k is: more passages only add weaker candidates.
 ANSWER_PASSAGES = 5
+# Questions `citeqa serve` answers at once: two keep both cores of a small machine busy (docs/serve.md).
+SERVE_WORKERS = 2
 
 
 def validate_mode(mode: str) -> Mode:

@@ -296,3 +296,28 @@ def test_before_the_first_index_is_built_asks_are_503_with_retry_after(tmp_path,
     assert response.status_code == 503 and response.headers["retry-after"] == "5"
     assert response.json()["error"]["code"] == "index_building" and status["ready"] is False
     service.stop()
+
+
+def test_answering_workers_share_one_model_and_answer_as_one_does(tmp_path, seed_copy):
+    """Two answering Assistants hold one encoder and one reader, and concurrent answers equal a lone one's."""
+    from qa.serve.service import AskRequest, Service
+
+    service = Service(seed_copy, str(tmp_path / "index"), watch=False, workers=2)
+    service.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not service.state.ready and time.monotonic() < deadline:
+            time.sleep(0.2)
+        alone = service.ask(AskRequest(QUESTION))
+        with ThreadPoolExecutor(8) as pool:
+            together = list(pool.map(lambda _: service.ask(AskRequest(QUESTION)), range(16)))
+        holders = [*service.answerers, service.writer]
+        assert len({id(a.embedder) for a in holders}) == 1 and len({id(a.reader) for a in holders}) == 1
+        assert service.status()["workers"] == 2
+    finally:
+        service.stop()
+
+    def without_timings(document: dict) -> dict:
+        return {key: value for key, value in document.items() if key != "timings"}
+
+    assert all(without_timings(d) == without_timings(alone) for d in together)

@@ -1,11 +1,13 @@
 """citeqa as a service, whatever the transport (HTTP in qa.serve.http, MCP in qa.serve.mcp).
 
-One `Service` owns two Assistants over the same corpus and index: one answers, one writes. Questions are answered
-one at a time on a worker thread from the open index generation, while the folder is watched and each change is
-applied by the writer in the background (its update is the ordinary atomic one). When the writer publishes a
-generation, the answerer switches to it between two questions, so no answer mixes two generations and none
-waits for an update. Until the first index exists every question is refused with `IndexBuilding`, which HTTP
-turns into 503 with Retry-After.
+One `Service` owns Assistants over the same corpus and index: `workers` that answer and one that writes. Each
+answering Assistant runs on its own thread and answers one question at a time from the open index generation
+(two answer at once on two cores: the models' sessions and the vector search run outside Python's lock), while
+the folder is watched and each change is applied by the writer in the background (its update is the ordinary
+atomic one). All of them share one loaded encoder and reader. When the writer publishes a generation, each
+answerer switches to it between two questions, so no answer mixes two generations and none waits for an update.
+Until the first index exists every question is refused with `IndexBuilding`, which HTTP turns into 503 with
+Retry-After.
 
 Every input is checked here, once, for both transports: the question by the CLI's rules, filters by the CLI's
 parser, article ids only ever looked up among the indexed ones (never joined into a path).
@@ -13,24 +15,28 @@ parser, article ids only ever looked up among the indexed ones (never joined int
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from qa.errors import CiteqaError, UsageError
 from qa.filters import make_filter
 from qa.questions import validate_question
 from qa.render import answer_to_dict, passage_dicts
-from qa.settings import Settings, validate_mode
+from qa.settings import SERVE_WORKERS, Settings, validate_mode
 
 ARTICLE_FIELDS = ("id", "date", "source", "author", "title", "url", "path")
 MAX_PAGE = 500
 MAX_FILTER_VALUES = 50
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from qa.pipeline import Assistant
 
 
 class NotFound(CiteqaError):
@@ -76,25 +82,44 @@ class Service:
         settings: Settings | None = None,
         follow_links: bool = False,
         watch: bool = True,
+        workers: int | None = None,
     ) -> None:
+        """`workers` Assistants answer at once (default SERVE_WORKERS)."""
         from qa.pipeline import Assistant
+
+        workers = SERVE_WORKERS if workers is None else workers
+        if workers < 1:
+            raise UsageError("at least one answering worker is needed")
 
         def assistant() -> Assistant:
             return Assistant(corpus, index, model, settings or Settings(), follow_links=follow_links)
 
-        self.answerer, self.writer = assistant(), assistant()
+        self.answerers = [assistant() for _ in range(workers)]
+        self.writer = assistant()
         self.watch = watch
         self.state = ServiceState()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citeqa-answer")
-        self._switch = threading.Event()  # set by the writer when it published a generation
+        # each answerer keeps to its own thread (its SQLite connections belong to it); a question waits for an idle one
+        self._threads = [ThreadPoolExecutor(1, thread_name_prefix=f"citeqa-answer-{n}") for n in range(workers)]
+        self._idle: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for n in range(workers):
+            self._idle.put(n)
+        self._published = 0  # generations the writer published; each answerer opens the latest between questions
+        self._opened = [0] * workers
         self._stop = threading.Event()
-        self._articles: list | None = None
+        self._articles: tuple[int, list] | None = None  # (generation, rows)
         self._background: threading.Thread | None = None
+
+    @property
+    def answerer(self) -> Assistant:
+        """The first answering Assistant (corpus, models and settings are the same in all of them)."""
+        return self.answerers[0]
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
         """Load the models, and build or refresh the index (and then watch the folder) in the background."""
         self.answerer.load_model()
+        for other in (*self.answerers[1:], self.writer):
+            other.share_models(self.answerer)
         self._background = threading.Thread(target=self._keep_in_step, name="citeqa-writer", daemon=True)
         self._background.start()
 
@@ -102,9 +127,10 @@ class Service:
         self._stop.set()
         if self._background is not None:
             self._background.join(timeout=30)
-        self._worker.shutdown(wait=True)
-        self.answerer.close()
-        self.writer.close()
+        for thread in self._threads:
+            thread.shutdown(wait=True)
+        for assistant in (*self.answerers, self.writer):
+            assistant.close()
 
     def _keep_in_step(self) -> None:
         self._update()
@@ -123,7 +149,7 @@ class Service:
                 self.state.updates += 1
                 self.state.last_update = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             if not report.up_to_date or not self.state.ready:
-                self._switch.set()
+                self._published += 1
             self.state.ready = True
         except CiteqaError as exc:  # a busy index, a full disk: reported in status, retried at the next change
             self.state.last_error = str(exc)
@@ -133,33 +159,37 @@ class Service:
         finally:
             self.state.updating = False
 
-    # -- answering (on the worker thread) -------------------------------------------------------------
-    def run(self, job: Callable[[], T]) -> T:
-        """Run `job` on the answering thread, after switching to a newly published generation."""
-        return self._worker.submit(self._in_step, job).result()
-
-    def _in_step(self, job: Callable[[], T]) -> T:
+    # -- answering (on the worker threads) ------------------------------------------------------------
+    def run(self, job: Callable[[Assistant], T]) -> T:
+        """Run `job` with an idle answering Assistant on its thread, after it opened the latest generation."""
         if not self.state.ready and self.state.last_error:
             raise CiteqaError(f"the index could not be built: {self.state.last_error}")
         if not self.state.ready:
             raise IndexBuilding("the index of this corpus is still being built; ask again in a moment")
-        if self._switch.is_set():
-            self._switch.clear()
-            self.answerer.close()  # the next question opens the generation CURRENT names now
-            self._articles = None
-        return job()
+        n = self._idle.get()
+        try:
+            return self._threads[n].submit(self._in_step, n, job).result()
+        finally:
+            self._idle.put(n)
+
+    def _in_step(self, n: int, job: Callable[[Assistant], T]) -> T:
+        answerer, published = self.answerers[n], self._published
+        if self._opened[n] != published:
+            answerer.close()  # its next question opens the generation CURRENT names now
+            self._opened[n] = published
+        return job(answerer)
 
     def ask(self, request: AskRequest) -> dict:
         """The `citeqa ask --json` document for a question."""
         question, mode, only = _checked(request)
-        return self.run(lambda: answer_to_dict(self.answerer.ask(question, k=request.k, mode=mode, only=only)))
+        return self.run(lambda a: answer_to_dict(a.ask(question, k=request.k, mode=mode, only=only)))
 
     def search(self, request: AskRequest) -> dict:
         """The passages alone, as `ask --json` lists them."""
         question, mode, only = _checked(request)
 
-        def job() -> dict:
-            retrieval = self.answerer.search(question, k=request.k, mode=mode, only=only)
+        def job(answerer: Assistant) -> dict:
+            retrieval = answerer.search(question, k=request.k, mode=mode, only=only)
             passages = passage_dicts(retrieval.passages)
             return {"question": question, "mode": mode, "notes": list(retrieval.notes), "passages": passages}
 
@@ -170,8 +200,8 @@ class Service:
         if offset < 0 or not 1 <= limit <= MAX_PAGE:
             raise UsageError(f"offset must be at least 0 and limit between 1 and {MAX_PAGE}")
 
-        def job() -> dict:
-            rows = self._article_rows()
+        def job(answerer: Assistant) -> dict:
+            rows = self._article_rows(answerer)
             page = [{name: getattr(row, name) for name in ARTICLE_FIELDS} for row in rows[offset : offset + limit]]
             return {"total": len(rows), "offset": offset, "limit": limit, "articles": page}
 
@@ -180,10 +210,10 @@ class Service:
     def article(self, article_id: str) -> dict:
         """An indexed article's metadata and its stored text (what citations' offsets point into)."""
 
-        def job() -> dict:
-            if article_id not in {row.id for row in self._article_rows()}:
+        def job(answerer: Assistant) -> dict:
+            if article_id not in {row.id for row in self._article_rows(answerer)}:
                 raise NotFound(f"no article '{article_id}' in the index")
-            row, text = self.answerer.article(article_id)
+            row, text = answerer.article(article_id)
             return {**{name: getattr(row, name) for name in ARTICLE_FIELDS}, "pages": list(row.pages), "text": text}
 
         return self.run(job)
@@ -192,20 +222,25 @@ class Service:
         """Corpus, counts, model and generation, and whether an update is running (never waits for one)."""
         details: dict = {"ready": self.state.ready}
         if self.state.ready:
-            details.update(self.run(self.answerer.info))
+            details.update(self.run(lambda a: a.info()))
         return {
             **details,
             "corpus": str(self.answerer.corpus),
+            "workers": len(self.answerers),
             "updating": self.state.updating,
             "updates": self.state.updates,
             "last_update": self.state.last_update,
             "last_error": self.state.last_error,
         }
 
-    def _article_rows(self) -> list:
-        if self._articles is None:
-            self._articles = self.answerer.index.articles()
-        return self._articles
+    def _article_rows(self, answerer: Assistant) -> list:
+        """The indexed articles of the generation `answerer` has open, listed once per generation."""
+        opened = self._opened[self.answerers.index(answerer)]
+        cached = self._articles
+        if cached is None or cached[0] != opened:
+            cached = (opened, answerer.index.articles())
+            self._articles = cached
+        return cached[1]
 
 
 def _checked(request: AskRequest) -> tuple[str, str, object]:
