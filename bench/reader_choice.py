@@ -8,7 +8,9 @@ ranking orders the candidate sentences; the reader reads the best N of them. Pri
 - ranking: hit@1 of the answerable questions when the first sentence is the reader's best, for N candidates read,
   the reader's logit plus w times the linear ranking's score, and with or without context;
 - abstention: for each threshold on the reader's probability of its best sentence, the share of answerable
-  questions answered right (hit@1 counts an abstention as a miss) and the precision and recall of abstaining;
+  questions answered right (hit@1 counts an abstention as a miss) and the precision and recall of abstaining,
+  alone and together with the feature model's abstention (qa.choose.answerable at its threshold: abstain when
+  either says so);
 - spans: span F1 on the answerable questions of the reader's span against the typed span (qa.span) and both.
 """
 
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from fit_answer import BBC, SQUAD, load_samples
 
-from qa.choose import score
+from qa.choose import ANSWER_THRESHOLD, answerable, score
 from qa.eval.datasets import load_dataset
 from qa.eval.metrics import contains_gold, span_f1
 from qa.questions import analyse_question
@@ -33,6 +35,7 @@ from qa.reader.model import MODEL_DIR, Reader, context_text
 from qa.span import answer_span
 
 MAX_READ = 12
+CACHE_FORMAT = 2  # of the cached readings (Read); a new field is a new format
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Read:
     spans: list[str]  # the reader's span in each candidate read (with context)
     typed: list[str | None]  # qa.span's typed span in each candidate read
     answers: tuple[str, ...]
+    feature_answerable: float  # the feature model's probability that the question is answered (qa.choose)
 
 
 def read_all(reader: Reader, samples) -> list[Read]:
@@ -56,7 +60,8 @@ def read_all(reader: Reader, samples) -> list[Read]:
     out = []
     for n, sample in enumerate(samples):
         question = analyse_question(sample.question)
-        scored = sorted(score(question, sample.candidates, sample.idf), key=lambda s: -s.score)[:MAX_READ]
+        by_features = score(question, sample.candidates, sample.idf)
+        scored = sorted(by_features, key=lambda s: -s.score)[:MAX_READ]
         if not scored:
             continue
         texts = [s.candidate.sentence.text for s in scored]
@@ -82,6 +87,7 @@ def read_all(reader: Reader, samples) -> list[Read]:
                 spans,
                 typed,
                 tuple(answers.get(sample.question_id, ())),
+                answerable(question, by_features),
             )
         )
         if n % 500 == 0:
@@ -108,22 +114,27 @@ def ranking_table(reads: list[Read]) -> None:
 
 
 def abstention_table(reads: list[Read], n: int, w: float) -> None:
-    print(f"\n## Abstention on the reader's probability (read {n}, w {w}, with context)\n")
-    print("| threshold | SQuAD hit@1 | SQuAD abstain P / R | BBC hit@1 | BBC abstain P / R |")
-    print("|---|---|---|---|---|")
-    for threshold in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7):
-        cells = []
-        for s in ("squad", "bbc"):
-            rows = [r for r in reads if r.source.startswith(s)]
-            best = [int(np.argmax(r.logits[True][:n] + w * r.linear[:n])) for r in rows]
-            answered = [r.probabilities[b] >= threshold for r, b in zip(rows, best, strict=True)]
-            hit = [a and r.labels[b] for r, b, a in zip(rows, best, answered, strict=True) if r.answerable]
-            abstained = [not a for a in answered]
-            true_abstentions = sum(1 for r, x in zip(rows, abstained, strict=True) if x and not r.answerable)
-            precision = true_abstentions / max(1, sum(abstained))
-            recall = true_abstentions / max(1, sum(1 for r in rows if not r.answerable))
-            cells += [f"{np.mean(hit):.3f}", f"{precision:.2f} / {recall:.2f}"]
-        print(f"| {threshold} | " + " | ".join(cells) + " |")
+    for with_features in (False, True):
+        also = f" or the feature model's below {ANSWER_THRESHOLD}" if with_features else ""
+        print(f"\n## Abstention when the reader's probability is below the threshold{also} (read {n}, w {w})\n")
+        print("| threshold | SQuAD hit@1 | SQuAD abstain P / R | BBC hit@1 | BBC abstain P / R |")
+        print("|---|---|---|---|---|")
+        for threshold in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7):
+            cells = []
+            for s in ("squad", "bbc"):
+                rows = [r for r in reads if r.source.startswith(s)]
+                best = [int(np.argmax(r.logits[True][:n] + w * r.linear[:n])) for r in rows]
+                answered = [
+                    r.probabilities[b] >= threshold and (not with_features or r.feature_answerable >= ANSWER_THRESHOLD)
+                    for r, b in zip(rows, best, strict=True)
+                ]
+                hit = [a and r.labels[b] for r, b, a in zip(rows, best, answered, strict=True) if r.answerable]
+                abstained = [not a for a in answered]
+                true_abstentions = sum(1 for r, x in zip(rows, abstained, strict=True) if x and not r.answerable)
+                precision = true_abstentions / max(1, sum(abstained))
+                recall = true_abstentions / max(1, sum(1 for r in rows if not r.answerable))
+                cells += [f"{np.mean(hit):.3f}", f"{precision:.2f} / {recall:.2f}"]
+            print(f"| {threshold} | " + " | ".join(cells) + " |")
 
 
 def span_table(reads: list[Read], n: int, w: float) -> None:
@@ -154,13 +165,15 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=MODEL_DIR)
     parser.add_argument("--read", type=int, default=6, help="candidates read, for the abstention and span tables")
     parser.add_argument("--weight", type=float, default=0.25, help="the linear score's weight, for those tables")
+    parser.add_argument("--bbc-only", action="store_true", help="read the BBC questions only (seconds, not minutes)")
     args = parser.parse_args()
     key = hashlib.sha256((args.model_dir / "reader.onnx").read_bytes()).hexdigest()[:16]
-    cached = Path(tempfile.gettempdir()) / f"citeqa-reader-choice-{key}.pkl"
+    cached = Path(tempfile.gettempdir()) / f"citeqa-reader-choice-{CACHE_FORMAT}-{key}-{args.bbc_only:d}.pkl"
     if cached.exists():
         reads = pickle.loads(cached.read_bytes())
     else:
-        reads = read_all(Reader(args.model_dir), load_samples(False))
+        samples = [s for s in load_samples(False) if not args.bbc_only or s.source == "bbc"]
+        reads = read_all(Reader(args.model_dir), samples)
         cached.write_bytes(pickle.dumps(reads))
     ranking_table(reads)
     abstention_table(reads, args.read, args.weight)
