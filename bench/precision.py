@@ -7,7 +7,7 @@ the indexes and times them; later runs reuse them) and evaluated with hybrid ret
 step. Every question is answered at both precisions, so the comparison is paired: McNemar's exact test on hit@1
 (only the questions where the two disagree carry information), and the MRR@10 difference with a bootstrap 95%
 interval over questions (a fixed seed). int8's answers count as indistinguishable from fp32's when McNemar's p
-is at least 0.05 and the interval lies within ±0.01; whether that makes it the default is the README's call
+is at least 0.05 and the interval lies within ±0.01; whether that makes it the default is docs/models.md's call
 ("fp32 or int8": it is not, because int8 vectors depend on the batch). Encoding speed is measured apart,
 alternating, by bench/embed_throughput.py.
 """

@@ -5,7 +5,7 @@
 The corpus is generated from BBC News: each article takes its headline from one real article and about 21
 sentences from three real articles of the same section, with every number in them shifted (so that articles
 differ in their figures and are not copies of one story). Encoding a million sentences takes over an hour on
-two cores (220 sentences/s, README), so this run does not measure it: the index is built with `Recorded`, an
+two cores (220 sentences/s, docs/benchmarks.md), so this run does not measure it: the index is built with `Recorded`, an
 embedder that gives each generated sentence the real vector its BBC sentence has in the BBC index (a sentence
 the generator did not write, if the splitter cuts one differently, is encoded by the model, and counted).
 Everything else is the real pipeline: parsing, chunking with the model's tokenizer, copies, SQLite, BM25, the

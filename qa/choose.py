@@ -9,7 +9,7 @@ the FEATURES below and a linear score over them; the candidates of a question co
 its share). Whether to answer at all is a second, question-level model over the best candidate
 (ANSWERABLE_FEATURES): citeqa cites it when that probability reaches ANSWER_THRESHOLD and otherwise says the
 articles do not say. Both models' weights are fitted by `bench/fit_answer.py` on the SQuAD dev half and the
-BBC dev questions (qa/answer_weights.py; the README shows the data and the trade-off). Headlines are context:
+BBC dev questions (qa/answer_weights.py; docs/answers.md shows the data and the trade-off). Headlines are context:
 one is cited only when no body sentence ranks above it.
 
 The reader (qa.reader) then reads the question with each of the READ_CANDIDATES best sentences and their
@@ -72,9 +72,9 @@ ANSWERABLE_FEATURES = (
     "typed_missing",
     "years",
 )
-# Answer when the abstention model's probability reaches this; the README shows the trade-off it sits on.
+# Answer when the abstention model's probability reaches this; docs/answers.md shows the trade-off it sits on.
 ANSWER_THRESHOLD = 0.3
-ANSWER_THRESHOLD_BM25 = 0.15  # without vectors the model is less sure of itself; its curve is in the README too
+ANSWER_THRESHOLD_BM25 = 0.15  # without vectors the model is less sure of itself; its curve is in docs/answers.md too
 # Further sentences are cited when they are at least half as likely to be the answer as the best one.
 EXTRA_SENTENCE_MARGIN = float(np.log(2))
 MAX_SENTENCES = 3

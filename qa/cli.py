@@ -61,7 +61,7 @@ PrecisionOpt = Annotated[
     typer.Option(
         "--precision",
         help="Encoder weights: fp32, or int8 (about 1.6x faster to index, same answers on our benchmarks; see "
-        "README). Default: what the index was built with, else fp32. An index is only reused at its precision.",
+        "docs/models.md). Default: what the index was built with, else fp32. An index is only reused at its precision.",
     ),
 ]
 SinceOpt = Annotated[
@@ -236,7 +236,7 @@ def ask(
     precision: PrecisionOpt = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100, help="Passages to retrieve.")] = 5,
     mode: Annotated[str, typer.Option("--mode", help="Retrieval: dense, bm25 or hybrid.")] = "hybrid",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON (schema in README).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON (schema in docs/cli.md).")] = False,
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,

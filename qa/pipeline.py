@@ -41,7 +41,7 @@ from qa.timeline import compose, disagree, latest_first, rival
 
 # Why an index may not be writable while it can still be read: answer from it rather than fail.
 _UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
-# The weights new indexes are built with (`--precision`); see README, "Precision", for the measurement.
+# The weights new indexes are built with (`--precision`); see docs/models.md, "Precision", for the measurement.
 DEFAULT_PRECISION = "fp32"
 
 

@@ -20,7 +20,7 @@ JSON_SCHEMA = "citeqa.answer/1"
 
 
 def answer_to_dict(answer: Answer) -> dict:
-    """The `--json` document; keys are only ever added, never renamed (see README, "JSON output")."""
+    """The `--json` document; keys are only ever added, never renamed (see docs/cli.md, "JSON output")."""
     return {
         "schema": JSON_SCHEMA,
         "question": answer.question,

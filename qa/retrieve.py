@@ -1,7 +1,7 @@
 """Hybrid passage retrieval: dense (FAISS inner product over sentences) and BM25 (qa.bm25 over chunks), fused.
 
 Fusion is a convex combination of min-max-normalised scores over the union of both candidate lists. On the
-SQuAD dev half it beats reciprocal rank fusion clearly (see README, Benchmarks): RRF throws away how far
+SQuAD dev half it beats reciprocal rank fusion clearly (see docs/benchmarks.md): RRF throws away how far
 ahead the best candidate is, which is exactly what a question with one right paragraph needs.
 """
 

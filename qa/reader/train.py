@@ -453,7 +453,7 @@ def _commit() -> str:
         return "unknown"
 
 
-def main(argv: list[str] | None = None) -> int:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m qa.reader.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/train"), help="the training sets' folder")
     parser.add_argument("--out", type=Path, default=MODEL_DIR, help="where reader.onnx and its manifest go")
@@ -465,7 +465,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="questions per set (a tiny run, for tests)")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (a tiny run, for tests)")
     parser.add_argument("--validation-groups", type=int, default=2000, help="validation questions measured")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argument_parser().parse_args(argv)
     import torch
 
     torch.set_num_threads(int(os.environ.get("CITEQA_TRAIN_THREADS", "2")))
