@@ -1,4 +1,6 @@
-"""Sentence-aware chunks: runs of whole sentences that fit the embedding model's token budget."""
+"""Sentence-aware chunks: runs of whole sentences that fit the embedding model's token budget. Chunks are the
+passages retrieval returns; they are not embedded (a chunk's dense score is its best sentence's, qa.index) but
+BM25-indexed, with the article's title."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ DEFAULT_OVERLAP_SENTENCES = 1
 
 @dataclass(frozen=True)
 class Chunk:
-    """A passage: sentences `first..last` (inclusive) of one article, and the text we embed for it."""
+    """A passage: sentences `first..last` (inclusive) of one article, and its text."""
 
     position: int
     first: int
@@ -21,7 +23,7 @@ class Chunk:
     text: str
 
 
-def chunk_embedding_text(title: str, chunk_text: str, with_title: bool) -> str:
+def bm25_text(title: str, chunk_text: str, with_title: bool) -> str:
     """The text a chunk is BM25-indexed as: a headline gives every passage of an article its topic."""
     return f"{title}. {chunk_text}" if with_title and title else chunk_text
 

@@ -17,47 +17,36 @@ import os
 import shutil
 import sqlite3
 import time
-import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from qa.bm25 import Bm25
-from qa.chunk import chunk_embedding_text, chunk_sentences
-from qa.duplicates import copy_groups, fingerprint, other_copies
+from qa.duplicates import copy_groups, other_copies
 from qa.errors import REBUILD_HINT, CiteqaError, IndexFormatError, IndexUnusableError, first_line
-from qa.formats import Unreadable
 from qa.generations import MANIFEST, Generations, link_or_copy, read_manifest, verify_files
 from qa.ingest import (
-    SUPPORTED,
     Article,
     CorpusListing,
-    CorpusScan,
     Skipped,
-    SkippedFile,
     SourceFile,
     file_facts,
     list_corpus,
-    parse_article,
-    scan_corpus,
     shown_path,
     stored_path,
 )
-from qa.lexical import lucene_idf, term_set, terms
-from qa.mentions import encode_mentions
+from qa.lexical import lucene_idf
 from qa.retrieve import top_rows
 from qa.segments import (
     MergePolicy,
-    NewArticle,
     Segment,
     SegmentInfo,
     merge_segments,
     new_segment_name,
     write_segment,
 )
-from qa.sentences import normalise_space
 from qa.storage import (
     BM25_COLLECTIONS,
     ArticleRow,
@@ -70,6 +59,15 @@ from qa.storage import (
     no_progress,
 )
 from qa.store import Catalog, article_row
+from qa.update import (
+    IndexedFile,
+    PreparedArticle,
+    UpdatePlan,
+    embed_sentences,
+    plan_update,
+    prepare,
+    read_articles,
+)
 from qa.vectors import SentenceVectors, ann_wanted
 
 CATALOG = "catalog.sqlite"
@@ -78,31 +76,6 @@ OPEN_ATTEMPTS = 10
 # Checked by SHA-256 on every open: damage there would not fail loudly but index out of bounds mid-question.
 # The rest is checked by size on open, in full by `index --check`.
 HASHED_ON_OPEN = ("/terms-",)
-
-
-@dataclass
-class UpdatePlan:
-    """The corpus compared with the live generation: what to parse and embed, what to carry over."""
-
-    corpus: Path
-    scan: CorpusScan
-    fresh: list[SourceFile]
-    reused: dict[str, SourceFile]
-    report: UpdateReport
-    needs_write: bool
-
-    def skip(self, source: SourceFile, reason: str) -> None:
-        """Leave out a file found unreadable only when parsed (a page without an article, a scanned PDF)."""
-        skipped = Skipped(shown_path(source.path), reason, source.size, source.mtime_ns)
-        warnings.warn(skipped.message, SkippedFile, stacklevel=3)
-        self.scan.sources.remove(source)
-        self.scan.skipped.append(skipped)
-        if source.id in self.report.added:
-            self.report.added.remove(source.id)
-        else:  # a changed file that can no longer be read: its old version leaves the index
-            self.report.changed.remove(source.id)
-            self.report.removed.append(source.id)
-        self.report.skipped += 1
 
 
 class LoadedIndex:
@@ -518,7 +491,7 @@ class IndexDir:
             if plan.needs_write and previous is not None and plan.report.up_to_date:
                 self._write_file_facts(previous, plan)
             elif plan.needs_write:
-                articles = self._read(plan, progress)
+                articles = read_articles(plan, progress)
                 builder = GenerationBuilder(params, embedder, previous, progress, self.policy)
                 with self.generations.staging() as temp:
                     manifest = builder.write(temp, plan, articles)
@@ -540,19 +513,6 @@ class IndexDir:
             _write_catalog(temp, files, previous.copy_groups())
             self.generations.publish(temp, manifest)
 
-    def _read(self, plan: UpdatePlan, progress: Progress) -> list[Article]:
-        """Parse the new and changed files; a page or PDF without article text is skipped, with a warning."""
-        articles = []
-        for done, source in enumerate(plan.fresh, 1):
-            try:
-                articles.append(parse_article(source))
-            except Unreadable as exc:
-                plan.skip(source, str(exc))
-            progress("reading", done, len(plan.fresh))
-        if not plan.scan.sources and not plan.reused and not plan.report.removed:
-            raise CiteqaError(f"no readable articles in '{shown_path(plan.corpus)}' ({SUPPORTED})")
-        return articles
-
     def _open_previous(self) -> LoadedIndex | None:
         """The generation to update; one written by another citeqa version is rebuilt, not refused (the index
         is derived data: the corpus is at hand)."""
@@ -566,37 +526,8 @@ class IndexDir:
     ) -> UpdatePlan:
         if previous is not None:
             self._check_same_index(corpus, params, previous)
-        old_files = previous.files if previous else {}
-        scan = scan_corpus(corpus, {facts[1:4]: facts[4] for facts in old_files.values()}, listing)
-        known_skips = {s.facts: s for s in previous.skipped} if previous else {}
-        # A file found unreadable when parsed (a page without an article) is not parsed again while unchanged.
-        if known_skips:
-            scan.skipped += [known_skips[_skip_facts(s)] for s in scan.sources if _skip_facts(s) in known_skips]
-            scan.sources[:] = [s for s in scan.sources if _skip_facts(s) not in known_skips]
-        for skipped in scan.skipped:
-            if skipped.facts not in known_skips:
-                warnings.warn(skipped.message, SkippedFile, stacklevel=3)
-        if not scan.sources and previous is None:
-            raise CiteqaError(f"no readable articles in '{shown_path(corpus)}' ({SUPPORTED})")
-        report = UpdateReport(skipped=len(scan.skipped))
-        report.removed = sorted(set(old_files) - {s.id for s in scan.sources})
-        reused: dict[str, SourceFile] = {}
-        fresh: list[SourceFile] = []
-        for source in scan.sources:
-            old = old_files.get(source.id)
-            if old is None:
-                report.added.append(source.id)
-                fresh.append(source)
-            elif old[4] != source.sha256:
-                report.changed.append(source.id)
-                fresh.append(source)
-            else:
-                reused[source.id] = source
-        report.unchanged = len(reused)
-        moved = any(_facts(s) != old_files[article_id][1:4] for article_id, s in reused.items())
-        skips_changed = known_skips.keys() != {s.facts for s in scan.skipped}
-        needs_write = previous is None or not report.up_to_date or moved or skips_changed
-        return UpdatePlan(corpus, scan, fresh, reused, report, needs_write)
+        indexed = {a: IndexedFile(*facts[1:]) for a, facts in previous.files.items()} if previous else {}
+        return plan_update(corpus, indexed, previous.skipped if previous else [], listing)
 
     def _check_same_index(self, corpus: Path, params: IndexParams, previous: LoadedIndex) -> None:
         """One index, one corpus and one set of params: anything else is refused, never silently replaced."""
@@ -630,14 +561,15 @@ class GenerationBuilder:
         self.policy = policy
         self._opened: list[Segment] = []  # segments written by this update, closed when it ends
 
-    def write(self, temp: Path, plan: UpdatePlan, articles: list[Article]) -> dict:
+    def write(self, temp: Path, plan: UpdatePlan, articles: list[tuple[SourceFile, Article]]) -> dict:
         """Write the generation's segments and catalog into `temp`; the manifest's contents."""
-        vectors = self._embed(articles)
+        vectors = embed_sentences(articles, self.embedder, self.progress)
         plan.report.embedded = len(vectors)
         dim = int(self.previous.manifest["dim"]) if self.previous is not None else int(vectors.shape[1])
         sources = {s.id: s for s in plan.scan.sources}
         try:
-            segments, live = self._segments(temp, plan, articles, vectors, dim)
+            prepared = prepare(articles, vectors, self.params, self.embedder.count_tokens, self.progress)
+            segments, live = self._segments(temp, plan, prepared, dim)
             counts = {  # a merge moves live rows, never drops them
                 "articles": sum(len(ids) for ids in live),
                 "chunks": sum(s.ranges[a][3] for s, ids in zip(segments, live, strict=True) for a in ids),
@@ -653,7 +585,7 @@ class GenerationBuilder:
             for segment, ids in zip(segments, live, strict=True):
                 fingerprints.update(segment.store.fingerprints(ids))
             previous_groups = self.previous.copy_groups() if self.previous is not None else None
-            _write_catalog(temp, files, copy_groups(fingerprints, previous_groups, {a.id for a in articles}))
+            _write_catalog(temp, files, copy_groups(fingerprints, previous_groups, {a.id for _, a in articles}))
         except sqlite3.OperationalError as exc:  # SQLite reports a full disk in its own words, not as OSError
             if "full" in str(exc):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(temp)) from exc
@@ -680,7 +612,7 @@ class GenerationBuilder:
         return segment
 
     def _segments(
-        self, temp: Path, plan: UpdatePlan, articles: list[Article], vectors: np.ndarray, dim: int
+        self, temp: Path, plan: UpdatePlan, prepared: list[PreparedArticle], dim: int
     ) -> tuple[list[Segment], list[set[str]]]:
         """The previous segments that keep live articles, then a new segment of the new articles; with each,
         its live article ids."""
@@ -691,11 +623,11 @@ class GenerationBuilder:
                 if kept:
                     segments.append(segment)
                     live.append(kept)
-        if articles:
-            graph = self.previous is None and ann_wanted(len(vectors))
-            info = write_segment(temp / new_segment_name(), self._new_articles(articles, vectors), dim, graph)
+        if prepared:
+            graph = self.previous is None and ann_wanted(sum(len(p.vectors) for p in prepared))
+            info = write_segment(temp / new_segment_name(), prepared, dim, graph)
             segments.append(self._open(temp / info.name, info, dim))
-            live.append({a.id for a in articles})
+            live.append({p.article.id for p in prepared})
         return segments, live
 
     def _merge(self, temp: Path, segments: list[Segment], live: list[set[str]]) -> tuple[list[Segment], list[set[str]]]:
@@ -717,59 +649,6 @@ class GenerationBuilder:
         kept = [i for i in range(len(segments)) if i not in chosen]
         merged_ids = set().union(*(live[i] for i in chosen))
         return [segments[i] for i in kept] + [merged], [live[i] for i in kept] + [merged_ids]
-
-    def _embed(self, articles: list[Article]) -> np.ndarray:
-        """The vectors of every sentence of the articles, in the order `_new_articles` takes them."""
-        texts = [normalise_space(s.text) for article in _by_id(articles) for s in article.sentences]
-        if not texts:  # only removals, renames or skips: nothing to embed, not even a model to load
-            return np.zeros((0, 0), dtype=np.float32)
-        done = 0
-
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            self.progress("embedding", done, len(texts))
-
-        return self.embedder.encode(texts, progress=advance)
-
-    def _new_articles(self, articles: list[Article], vectors: np.ndarray) -> list[NewArticle]:
-        """What a new segment holds of each article, by id: chunks, terms, fingerprint and vectors."""
-        new = []
-        cursor = 0
-        for done, article in enumerate(_by_id(articles), 1):
-            chunks = chunk_sentences(
-                article.sentences, self.embedder.count_tokens, self.params.chunk_tokens, self.params.overlap
-            )
-            mark = fingerprint(article.text)
-            fields = (
-                article.title,
-                article.date,
-                article.sha256,
-                article.author,
-                article.source,
-                article.url,
-                json.dumps(article.pages) if article.pages else None,
-                mark.shingles,
-                mark.values.tobytes(),
-                article.text,
-            )
-            new.append(
-                NewArticle(
-                    article.id,
-                    fields,
-                    [
-                        (s.position, s.start, s.end, s.text, " ".join(term_set(s.text)), encode_mentions(s.text))
-                        for s in article.sentences
-                    ],
-                    [(c.position, c.first, c.last, c.text) for c in chunks],
-                    [terms(normalise_space(s.text)) for s in article.sentences],
-                    [terms(chunk_embedding_text(article.title, c.text, self.params.title_in_chunks)) for c in chunks],
-                    vectors[cursor : cursor + len(article.sentences)],
-                )
-            )
-            cursor += len(article.sentences)
-            self.progress("finding copies", done, len(articles))
-        return new
 
 
 def link_segments(previous: LoadedIndex | None, names: Sequence[str], temp: Path) -> dict[str, dict]:
@@ -793,14 +672,6 @@ def _write_catalog(temp: Path, files: dict[str, tuple], groups: dict[str, str]) 
         catalog.write(files, groups)
     finally:
         catalog.close()
-
-
-def _by_id(articles: list[Article]) -> list[Article]:
-    return sorted(articles, key=lambda a: a.id)
-
-
-def _skip_facts(source: SourceFile) -> tuple[str, int, int]:
-    return shown_path(source.path), source.size, source.mtime_ns
 
 
 def _facts(source: SourceFile) -> tuple[str, int, int, str]:

@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import time
-import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
@@ -34,24 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunk import chunk_embedding_text, chunk_sentences
-from qa.duplicates import Fingerprint, copy_groups, fingerprint, other_copies
+from qa.bm25 import K1, B
+from qa.duplicates import Fingerprint, copy_groups, other_copies
 from qa.errors import CiteqaError, IndexUnusableError, first_line
-from qa.formats import Unreadable
-from qa.ingest import (
-    SUPPORTED,
-    Article,
-    Skipped,
-    SkippedFile,
-    SourceFile,
-    file_facts,
-    parse_article,
-    scan_corpus,
-    shown_path,
-    stored_path,
-)
-from qa.lexical import lucene_idf, terms
-from qa.sentences import normalise_space
+from qa.ingest import Skipped, SourceFile, file_facts, shown_path, stored_path
+from qa.lexical import lucene_idf
 from qa.storage import (
     ArticleRow,
     ChunkRow,
@@ -62,6 +48,7 @@ from qa.storage import (
     UpdateReport,
     no_progress,
 )
+from qa.update import IndexedFile, PreparedArticle, embed_sentences, plan_update, prepare, read_articles
 
 SCHEMA_VERSION = 1
 PREFIX = "citeqa_"
@@ -322,104 +309,61 @@ class MilvusStore:
     def update(
         self, corpus: Path, params: IndexParams, embedder, progress: Progress = no_progress, rebuild: bool = False
     ) -> UpdateReport:
-        """Bring this corpus's articles in Milvus in line with the folder: new and changed ones embedded and
-        inserted, removed ones deleted, touched ones re-dated; other corpora are left alone."""
+        """Bring this corpus's articles in Milvus in line with the folder (qa.update plans, reads, embeds and
+        prepares them): new and changed ones inserted, removed ones deleted, touched ones re-dated; other
+        corpora are left alone."""
         started = time.perf_counter()
-        existing = self.built_with()
-        if existing is not None and existing != params:
+        existing = self._meta("index")
+        if existing is not None and IndexParams(**existing["params"]) != params:
+            built = IndexParams(**existing["params"])
             raise IndexUnusableError(
-                f"the Milvus collections at {self.uri} were built with model {existing.model_id} "
-                f"({existing.precision}); use another --store, or --model to match"
+                f"the Milvus collections at {self.uri} were built with model {built.model_id} "
+                f"({built.precision}); use another --store, or --model to match"
             )
-        self._create(embedder.dim)
+        home = stored_path(corpus)
+        indexed = self._articles_of(home) if existing is not None else {}
+        numbers = {article_id: number for article_id, (number, _) in indexed.items()}
+        df: Counter[str] = Counter()
+        if rebuild:  # every article of this corpus is read and written again; its old rows go first
+            for number in numbers.values():
+                df.subtract(self._remove(number))
+            indexed, numbers = {}, {}
+        files = {a: IndexedFile(row.path, row.size, row.mtime_ns, row.sha256) for a, (_, row) in indexed.items()}
+        known_skips = [Skipped(**s) for s in (self._meta(f"skipped\x1f{home}") or {}).get("files", [])]
+        plan = plan_update(corpus, files, known_skips, follow_links=self.follow_links)
+        articles = read_articles(plan, progress)
+        vectors = embed_sentences(articles, embedder, progress)
+        plan.report.embedded = len(vectors)
+        dim = _dimension(existing, vectors, embedder)
+        self._create(dim)
         self._set_meta(
             "index",
             {
                 "schema": SCHEMA_VERSION,
                 "model": params.model_id,
-                "dim": embedder.dim,
+                "dim": dim,
                 "params": asdict(params),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )
-        home = stored_path(corpus)
-        indexed = self._articles_of(home)
-        old = {article_id: row for article_id, (_, row) in indexed.items()}
-        # As the local backend does: files held with the same path, size and mtime are not read again.
-        unread = {} if rebuild else {(row.path, row.size, row.mtime_ns): row.sha256 for row in old.values()}
-        scan = scan_corpus(corpus, unread, follow_links=self.follow_links)
-        known_skips = {
-            Skipped(**s).facts: Skipped(**s) for s in (self._meta(f"skipped\x1f{home}") or {}).get("files", [])
-        }
-        for skipped in scan.skipped:
-            if skipped.facts not in known_skips:
-                warnings.warn(skipped.message, SkippedFile, stacklevel=3)
-        numbers = {article_id: number for article_id, (number, _) in indexed.items()}
-        if rebuild:
-            for article_id in old:
-                self._remove(numbers[article_id])
-            old = {}
-        report = UpdateReport(skipped=len(scan.skipped))
-        fresh = [s for s in scan.sources if s.id not in old or old[s.id].sha256 != s.sha256]
-        report.added = sorted(s.id for s in fresh if s.id not in old)
-        report.changed = sorted(s.id for s in fresh if s.id in old)
-        report.removed = sorted(set(old) - {s.id for s in scan.sources})
-        report.unchanged = len(scan.sources) - len(fresh)
-        articles = []
-        for done, source in enumerate(fresh, 1):
-            try:
-                articles.append((source, parse_article(source)))
-            except Unreadable as exc:
-                skipped = Skipped(shown_path(source.path), str(exc), source.size, source.mtime_ns)
-                if skipped.facts not in known_skips:
-                    warnings.warn(skipped.message, SkippedFile, stacklevel=3)
-                scan.skipped.append(skipped)
-                (report.added if source.id in report.added else report.changed).remove(source.id)
-                if source.id in old:
-                    report.removed.append(source.id)
-                report.skipped += 1
-            progress("reading", done, len(fresh))
-        if not scan.sources and not old:  # an update may empty the index; a first build may not
-            raise CiteqaError(f"no readable articles in '{shown_path(corpus)}' ({SUPPORTED})")
-        texts = [normalise_space(s.text) for _, a in articles for s in a.sentences]
-        embedded = 0
-
-        def advance(n: int) -> None:
-            nonlocal embedded
-            embedded += n
-            progress("embedding", embedded, len(texts))
-
-        vectors = embedder.encode(texts, progress=advance) if texts else np.zeros((0, embedder.dim), np.float32)
-        report.embedded = len(texts)
-        df: Counter[str] = Counter()
-        for article_id in report.removed + report.changed:
+        for article_id in plan.report.removed + plan.report.changed:
             df.subtract(self._remove(numbers[article_id]))
-        assigned = self._numbers_for([_key(home, a.id) for _, a in articles])
+        prepared = prepare(articles, vectors, params, embedder.count_tokens, progress)
+        assigned = self._numbers_for([_key(home, p.article.id) for p in prepared])
         writer = _Writer(self)
-        cursor = 0
-        for done, (source, article) in enumerate(articles, 1):
-            count = len(article.sentences)
-            number = assigned[_key(home, article.id)]
-            rows = self._rows_of(home, number, source, article, embedder, params, vectors[cursor : cursor + count])
-            df.update(writer.add(rows))
-            cursor += count
-            progress("writing", done, len(articles))
+        for done, article in enumerate(prepared, 1):
+            df.update(writer.add(self._rows_of(home, assigned[_key(home, article.article.id)], article)))
+            progress("writing", done, len(prepared))
         writer.flush()
-        for source in scan.sources:  # unchanged text, but moved or touched: its facts follow the file
-            row = old.get(source.id)
-            if (
-                row is not None
-                and source.sha256 == row.sha256
-                and (row.path, row.size, row.mtime_ns) != (stored_path(source.path), source.size, source.mtime_ns)
-            ):
-                self._touch(numbers[source.id], source)
+        for source in plan.touched:  # unchanged text, but moved or touched: its facts follow the file
+            self._touch(numbers[source.id], source)
         self._add_df(df)
-        self._set_meta(f"skipped\x1f{home}", {"files": [asdict(s) for s in scan.skipped]})
+        self._set_meta(f"skipped\x1f{home}", {"files": [asdict(s) for s in plan.scan.skipped]})
         self._regroup_copies()
         for name in ("meta", "articles", "texts", "sentences", "chunks", "terms", "copies"):
             self.db.flush(self._name(name))
-        report.seconds = time.perf_counter() - started
-        return report
+        plan.report.seconds = time.perf_counter() - started
+        return plan.report
 
     def _numbers_for(self, keys: Sequence[str]) -> dict[str, int]:
         """Each article's number: its hash, or the next free one when another article has it."""
@@ -447,28 +391,18 @@ class MilvusStore:
                 taken.add(number)
         return assigned
 
-    def _rows_of(
-        self,
-        home: str,
-        number: int,
-        source: SourceFile,
-        article: Article,
-        embedder,
-        params: IndexParams,
-        vectors: np.ndarray,
-    ) -> dict[str, list[dict]]:
+    def _rows_of(self, home: str, number: int, prepared: PreparedArticle) -> dict[str, list[dict]]:
         """One article's rows for every collection (its sentences, chunks, text parts and its own row)."""
+        article, source, chunks = prepared.article, prepared.source, prepared.chunks
         if len(article.sentences) >= 1 << POSITION_BITS:
             raise CiteqaError(f"{shown_path(source.path)} has more than {1 << POSITION_BITS} sentences")
         base = number << POSITION_BITS
-        chunks = chunk_sentences(article.sentences, embedder.count_tokens, params.chunk_tokens, params.overlap)
         holders: dict[int, list[int]] = {}
         for chunk in chunks:
             for position in range(chunk.first, chunk.last + 1):
                 holders.setdefault(position, []).append(base + chunk.position)
         sentence_rows = []
-        for s, vector in zip(article.sentences, vectors, strict=True):
-            words = terms(s.text)
+        for s, words, vector in zip(article.sentences, prepared.sentence_terms, prepared.vectors, strict=True):
             inside = [*holders.get(s.position, []), -1, -1]
             sentence_rows.append(
                 {
@@ -484,26 +418,24 @@ class MilvusStore:
                     "vector": vector.tolist(),
                 }
             )
-        chunk_rows = []
-        for c in chunks:
-            words = terms(chunk_embedding_text(article.title, c.text, params.title_in_chunks))
-            chunk_rows.append(
-                {
-                    "row": base + c.position,
-                    "article": number,
-                    "position": c.position,
-                    "first": base + c.first,
-                    "last": base + c.last,
-                    "text": c.text,
-                    "terms": " ".join(words) or "_",
-                }
-            )
+        chunk_rows = [
+            {
+                "row": base + c.position,
+                "article": number,
+                "position": c.position,
+                "first": base + c.first,
+                "last": base + c.last,
+                "text": c.text,
+                "terms": " ".join(words) or "_",
+            }
+            for c, words in zip(chunks, prepared.chunk_terms, strict=True)
+        ]
         parts = [article.text[i : i + TEXT_PART] for i in range(0, len(article.text), TEXT_PART)] or [""]
         text_rows = [
             {"number": (number << 16) + i, "article": number, "part": i, "text": part, "dummy": [0.0, 0.0]}
             for i, part in enumerate(parts)
         ]
-        mark = fingerprint(article.text)
+        mark = prepared.fingerprint
         return {
             "sentences": sentence_rows,
             "chunks": chunk_rows,
@@ -588,9 +520,25 @@ class MilvusStore:
             )
 
 
+def _dimension(existing: dict | None, vectors: np.ndarray, embedder) -> int:
+    """The stored dimension, else the new vectors': an update with nothing to embed loads no model."""
+    if existing is not None:
+        return int(existing["dim"])
+    return int(vectors.shape[1]) if len(vectors) else embedder.dim
+
+
 def _term_counts(collection: str, rows: Iterable[dict]) -> Counter[str]:
-    """How many of the rows (sentences or chunks) hold each term: their share of its document frequency."""
-    return Counter(f"{collection}\x1f{t}" for row in rows for t in set(row["terms"].split()) - {"_"})
+    """How many of the rows (sentences or chunks) hold each term, their share of its document frequency, and
+    how many terms they hold in all (for BM25's average length)."""
+    rows = list(rows)
+    counts = Counter(f"{collection}\x1f{t}" for row in rows for t in set(row["terms"].split()) - {"_"})
+    counts[_length_key(collection)] = sum(len([t for t in r["terms"].split() if t != "_"]) for r in rows)
+    return counts
+
+
+def _length_key(collection: str) -> str:
+    """The name under which the total number of terms of a collection's rows is kept with the frequencies."""
+    return f"{collection}\x1e"
 
 
 class _Writer:
@@ -640,11 +588,14 @@ _ARTICLE_FIELDS = ["number", *_ARTICLE_TEXT[1:-1], "size", "mtime_ns"]  # what a
 
 # What a reader fetches of a row, all at once (not the BM25 terms and sparse vector, nor fingerprints).
 _ROW_FIELDS = {
-    "sentences": ["row", "article", "position", "start", "end", "text", "chunk_a", "chunk_b", "vector"],
-    "chunks": ["row", "article", "position", "first", "last", "text"],
+    "sentences": ["row", "article", "position", "start", "end", "text", "chunk_a", "chunk_b", "vector", "terms"],
+    "chunks": ["row", "article", "position", "first", "last", "text", "terms"],
     "articles": [*_ARTICLE_FIELDS, "sentences", "chunks"],
 }
 REMEMBERED_ROWS = 50_000
+# BM25 candidates asked of Milvus, to be scored with the store's own statistics: this many times those wanted.
+CANDIDATE_FACTOR = 4
+MIN_CANDIDATES = 200
 
 
 def _article(row: dict, shown_id: str | None = None) -> ArticleRow:
@@ -675,6 +626,7 @@ class MilvusReader:
         self._numbers: dict[str, int] = {}
         self._counts: dict[str, int] | None = None
         self._groups: dict[str, str] | None = None
+        self._lengths: dict[str, float] = {}  # collection → the mean terms of its rows
         self._rows_seen: dict[str, dict[int, dict]] = {"sentences": {}, "chunks": {}, "articles": {}}
 
     @property
@@ -767,21 +719,51 @@ class MilvusReader:
     def bm25_top(
         self, terms: Sequence[str], collection: str, n: int, scope: Scope | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Milvus's BM25 finds the candidates; they are scored as the local backend scores them (`bm25_of`):
+        Milvus Lite weighs terms by the statistics of each segment, so one text scored a fifth as high once an
+        update had written it into a new segment."""
         if not terms:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        hits = self._search(collection, " ".join(terms), "sparse", n, scope.payload if scope else "")
-        # Milvus Lite reports BM25 as a negative distance, a server as a positive score: the score is its size.
-        return np.array([h["row"] for h in hits], dtype=np.int64), np.array(
-            [abs(h["distance"]) for h in hits], dtype=np.float32
-        )
+        wanted = min(max(CANDIDATE_FACTOR * n, MIN_CANDIDATES), PAGE)
+        hits = self._search(collection, " ".join(terms), "sparse", wanted, scope.payload if scope else "")
+        rows = np.array([h["row"] for h in hits], dtype=np.int64)
+        scores = self.bm25_of(terms, collection, rows)
+        best = np.argsort(-scores, kind="stable")[:n]
+        best = best[scores[best] > 0]
+        return rows[best], scores[best]
 
     def bm25_of(self, terms: Sequence[str], collection: str, rows: Sequence[int]) -> np.ndarray:
+        """BM25 with the statistics of the whole store (qa.bm25's formula: Lucene's idf, k1 1.5, b 0.75), from
+        the rows' stored terms and the document frequencies and lengths kept beside them."""
         rows = [int(r) for r in rows]
+        out = np.zeros(len(rows), dtype=np.float32)
         if not terms or not rows:
-            return np.zeros(len(rows), dtype=np.float32)
-        hits = self._search(collection, " ".join(terms), "sparse", len(rows), f"row in {_ints(rows)}")
-        scores = {h["row"]: abs(h["distance"]) for h in hits}
-        return np.array([scores.get(r, 0.0) for r in rows], dtype=np.float32)
+            return out
+        found = self._get(collection, rows, _ROW_FIELDS[collection])
+        documents = [Counter(t for t in r["terms"].split() if t != "_") for r in found]
+        lengths = np.array([sum(d.values()) for d in documents], dtype=np.float64)
+        total = self.counts[collection]
+        norm = K1 * ((1 - B) + B * lengths / np.float64(self._average_length(collection)))
+        idf = self.idf(terms, collection)
+        for term in terms:
+            counts = np.array([d.get(term, 0) for d in documents], dtype=np.float32)
+            if total and counts.any():
+                out += (np.float32(idf[term]) * (counts / (norm + counts))).astype(np.float32)
+        return out
+
+    def _average_length(self, collection: str) -> float:
+        """The mean number of terms of the collection's rows, from the total kept with the document frequencies
+        (a store written before they were kept counts its rows once)."""
+        if collection not in self._lengths:
+            key = _name_number(_length_key(collection))
+            kept = self.db.get(self.store._name("terms"), ids=[key], output_fields=["df"])
+            if kept:
+                total = kept[0]["df"]
+            else:
+                rows = self.store._rows(collection, "", ["terms"])
+                total = sum(len([t for t in r["terms"].split() if t != "_"]) for r in rows)
+            self._lengths[collection] = total / self.counts[collection] if self.counts[collection] else 1.0
+        return self._lengths[collection]
 
     def chunks_containing(self, sentence_rows: np.ndarray) -> np.ndarray:
         found = self._get("sentences", sentence_rows, ["row", "chunk_a", "chunk_b"])

@@ -7,6 +7,7 @@ ahead the best candidate is, which is exactly what a question with one right par
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -154,9 +155,10 @@ class Retriever:
             fused = fuse(dense, bm25, self.fusion, self.dense_weight)
         else:
             raise ValueError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+        articles = self.index.chunk_articles(rows)
         if boost:
-            fused = fused + np.array([boost.get(a, 0.0) for a in self.index.chunk_articles(rows)])
-        order = self.without_repeats(rows, np.argsort(-fused, kind="stable"), k)
+            fused = fused + np.array([boost.get(a, 0.0) for a in articles])
+        order = self.without_repeats(rows, ranked(fused, articles, rows), k)
         chunks = self.index.chunks(rows[order].tolist())  # read only the passages returned
         return [
             Passage(
@@ -167,3 +169,16 @@ class Retriever:
             )
             for chunk, i in zip(chunks, order, strict=True)
         ]
+
+
+# Scores this close are a tie: two copies of one story score alike up to the last bits of their vectors, which
+# depend on what else was embedded in the same batch.
+TIE = 1e-6
+
+
+def ranked(scores: np.ndarray, articles: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    """Indices of the passages best first; a tie goes to the article first by id, then the earlier passage, so
+    every backend (whatever its row numbers) and every history of updates ranks alike."""
+    steps = np.round(scores / TIE)
+    order = sorted(range(len(scores)), key=lambda i: (-steps[i], articles[i], rows[i]))
+    return np.array(order, dtype=np.int64)

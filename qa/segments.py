@@ -14,16 +14,21 @@ build does, and builds the HNSW graph when the index is large enough for one.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qa.bm25 import TermCounts
 from qa.store import MetadataStore
 from qa.vectors import SegmentVectors, ann_wanted, write_segment_vectors
+
+if TYPE_CHECKING:
+    from qa.update import PreparedArticle
 
 PREFIX = "seg-"
 MAX_SEGMENTS = 8  # more, and the segments after the first are merged into one
@@ -72,47 +77,51 @@ class Segment:
         self.store.close()
 
 
-@dataclass
-class NewArticle:
-    """What a segment holds of one article: its row of the articles table without the row ranges (`title,
-    date, sha256, author, source, url, pages, shingles, fingerprint, text`), its sentences `(position, start,
-    end, text, terms, mentions)` as qa.store.SCHEMA keeps them, its chunks `(position, first, last, text)` in its
-    own sentence positions, the BM25 terms of each sentence and each chunk, and its sentence vectors."""
-
-    id: str
-    fields: tuple
-    sentences: list[tuple[int, int, int, str, str, str]]
-    chunks: list[tuple[int, int, int, str]]
-    sentence_terms: list[list[str]]
-    chunk_terms: list[list[str]]
-    vectors: np.ndarray
-
-
-def write_segment(directory: Path, articles: Sequence[NewArticle], dim: int, graph: bool) -> SegmentInfo:
-    """A new segment of these articles, in the order given."""
+def write_segment(directory: Path, articles: Sequence[PreparedArticle], dim: int, graph: bool) -> SegmentInfo:
+    """A new segment of these articles (qa.update's rows), in the order given."""
     directory.mkdir()
     store = MetadataStore(directory / "meta.sqlite", create=True)
     sentence_base = chunk_base = 0
     try:
         with store.db:
-            for article in articles:
+            for prepared in articles:
+                article, sentences, chunks = prepared.article, prepared.article.sentences, prepared.chunks
                 store.add_article(
                     (
                         article.id,
                         sentence_base,
-                        len(article.sentences),
+                        len(sentences),
                         chunk_base,
-                        len(article.chunks),
-                        *article.fields,
+                        len(chunks),
+                        article.title,
+                        article.date,
+                        article.sha256,
+                        article.author,
+                        article.source,
+                        article.url,
+                        json.dumps(article.pages) if article.pages else None,
+                        prepared.fingerprint.shingles,
+                        prepared.fingerprint.values.tobytes(),
+                        article.text,
                     ),
-                    [(sentence_base + s[0], article.id, *s) for s in article.sentences],
                     [
-                        (chunk_base + c[0], article.id, c[0], sentence_base + c[1], sentence_base + c[2], c[3])
-                        for c in article.chunks
+                        (sentence_base + s.position, article.id, s.position, s.start, s.end, s.text, folded, mentions)
+                        for s, folded, mentions in zip(sentences, prepared.folded_terms, prepared.mentions, strict=True)
+                    ],
+                    [
+                        (
+                            chunk_base + c.position,
+                            article.id,
+                            c.position,
+                            sentence_base + c.first,
+                            sentence_base + c.last,
+                            c.text,
+                        )
+                        for c in chunks
                     ],
                 )
-                sentence_base += len(article.sentences)
-                chunk_base += len(article.chunks)
+                sentence_base += len(sentences)
+                chunk_base += len(chunks)
     finally:
         store.close()
     blocks = [a.vectors for a in articles if len(a.vectors)]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from qa.bm25 import TermCounts
-from qa.chunk import chunk_embedding_text
+from qa.chunk import bm25_text
 from qa.index import IndexDir
 from qa.lexical import STOPWORDS_EN, terms
 from qa.sentences import normalise_space
@@ -29,7 +29,7 @@ def _live_texts(loaded, collection: str) -> tuple[np.ndarray, list[str]]:
     if collection == "sentences":
         return rows, [normalise_space(s.text) for s in loaded.sentences(rows)]
     chunks = loaded.chunks(rows)
-    return rows, [chunk_embedding_text(loaded.article(c.article_id).title, c.text, True) for c in chunks]
+    return rows, [bm25_text(loaded.article(c.article_id).title, c.text, True) for c in chunks]
 
 
 def _assert_equal_to_bm25s(loaded, collection: str, exact: bool) -> None:
