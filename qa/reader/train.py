@@ -131,6 +131,8 @@ def batch_of(tokenizer, groups: list[Group], hyper: Hyper, rng: random.Random, a
             # half of them a constraint trap where the question has one, else the group without its answer
             trap = constraint_trap(group, names, rng) if rng.random() < 0.5 else None
             group, items = (trap, trap.items) if trap else (group, group.items[1:])
+        if not items:  # a question whose only sentence was its answer: nothing to read without it
+            continue
         start = len(labels)
         for item in items[: hyper.group_size]:
             questions.append(group.question)
