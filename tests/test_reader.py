@@ -197,3 +197,41 @@ def test_the_reader_is_used_by_default_and_can_be_turned_off(seed_index_dir):
         finally:
             assistant.close()
         assert "Silicon Valley" in answer.citations[0].sentence and answer.citations[0].reader is not None
+
+
+def test_constraint_traps_move_the_question_off_what_its_answer_states():
+    import random
+
+    from qa.reader.data import Group, Item, constraint_trap
+
+    cup = Group(
+        "Which team won the 2004 FA Cup final?",
+        "nq",
+        "d",
+        (Item("Manchester United won the 2004 FA Cup final.", "", 1.0, (0, 17)), Item("Millwall lost.", "", 0.0)),
+    )
+    moved = constraint_trap(cup, [], random.Random(1))
+    assert moved is not None and "2004" not in moved.question and moved.question != cup.question
+    assert [i.label for i in moved.items] == [0.0, 0.0] and all(i.span is None for i in moved.items)
+    film = Group("Who directed the Prisoner of Azkaban?", "nq", "d", (Item("Cuaron directed Azkaban.", "", 1.0),))
+    renamed = constraint_trap(film, ["Goblet"], random.Random(1))
+    assert renamed is not None and renamed.question == "Who directed the Prisoner of Goblet?"
+    assert (
+        constraint_trap(Group("what is it?", "nq", "d", (Item("It is.", "", 1.0),)), ["Goblet"], random.Random(1))
+        is None
+    )
+
+
+def test_an_answerless_batch_reads_only_negatives_and_leaves_out_lone_answers():
+    import random
+
+    from qa.reader.data import Group, Item
+    from qa.reader.train import Hyper, batch_of
+
+    tokenizer = load_tokenizer(MODEL_DIR / "tokenizer.json")
+    lone = Group("Who?", "tweet", "t", (Item("Jo did it.", "", 1.0, (0, 2)),))
+    other = Group(
+        "Who founded Acme?", "nq", "d", (Item("Jo founded Acme.", "", 1.0), Item("Acme makes anvils.", "", 0.0))
+    )
+    _, labels, _, bounds = batch_of(tokenizer, [lone, other, other], Hyper(), random.Random(3), answerless_share=1.0)
+    assert not labels.any() and all(b > a for a, b in bounds) and len(bounds) == 2
