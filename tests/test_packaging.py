@@ -1,0 +1,47 @@
+"""The wheel holds the whole program: every module of every package (a package left out of pyproject's list
+would install a citeqa that fails on import), the reader's model, the seeds and the UI's stylesheet."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+
+from tests.conftest import ROOT
+
+PACKAGES = ("qa", "embeddings", "tui")
+
+
+def test_the_built_wheel_holds_every_module_and_data_file(tmp_path):
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("citeqa-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {
+        str(p.relative_to(ROOT))
+        for package in PACKAGES
+        for p in (ROOT / package).rglob("*.py")
+        if "__pycache__" not in p.parts and (p.parent / "__init__.py").exists()
+    }
+    assert modules and not modules - names, sorted(modules - names)
+    data = {f"qa/reader/model/{p.name}" for p in (ROOT / "qa" / "reader" / "model").iterdir()}
+    data |= {f"qa/seeds/{p.name}" for p in (ROOT / "seeds").iterdir() if p.suffix in (".txt", ".jsonl")}
+    data |= {f"tui/{p.name}" for p in (ROOT / "tui").glob("*.tcss")}
+    assert not data - names, sorted(data - names)
