@@ -58,12 +58,12 @@ from qa.storage import (
     UpdateReport,
     no_progress,
 )
-from qa.store import Catalog, article_row
+from qa.store import Catalog, CatalogEntry, article_row
 from qa.update import (
-    IndexedFile,
     PreparedArticle,
     UpdatePlan,
     embed_sentences,
+    indexed_file,
     plan_update,
     prepare,
     read_articles,
@@ -133,7 +133,8 @@ class LoadedIndex:
         for position, segment in enumerate(self.segments):
             sentence_offset, chunk_offset = self.offsets["sentences"][position], self.offsets["chunks"][position]
             for article_id, (first, sentences, first_chunk, chunks) in segment.ranges.items():
-                if self.files.get(article_id, ("",))[0] != segment.info.name:
+                entry = self.files.get(article_id)
+                if entry is None or entry.segment != segment.info.name:
                     continue
                 self.live["sentences"][sentence_offset + first : sentence_offset + first + sentences] = True
                 self.live["chunks"][chunk_offset + first_chunk : chunk_offset + first_chunk + chunks] = True
@@ -256,8 +257,11 @@ class LoadedIndex:
         if collection not in self._article_ids:
             ids = np.full(len(self.live[collection]), "", dtype=object)
             for article_id, (position, first_sentence, first_chunk) in self.where.items():
-                first, ranges = (first_sentence, 1) if collection == "sentences" else (first_chunk, 3)
-                ids[first : first + self.segments[position].ranges[article_id][ranges]] = article_id
+                rows = self.segments[position].ranges[article_id]
+                first, count = (
+                    (first_sentence, rows.sentences) if collection == "sentences" else (first_chunk, rows.chunks)
+                )
+                ids[first : first + count] = article_id
             self._article_ids[collection] = ids
         return self._article_ids[collection]
 
@@ -302,7 +306,7 @@ class LoadedIndex:
 
     def article(self, article_id: str) -> ArticleRow:
         fields = self._segment_of(article_id).store.article_fields([article_id])[article_id]
-        return article_row(article_id, fields, self.files[article_id])
+        return article_row(article_id, fields, self.files[article_id].file)
 
     def article_text(self, article_id: str) -> str:
         return self._segment_of(article_id).store.article_text(article_id)
@@ -310,14 +314,14 @@ class LoadedIndex:
     def articles(self) -> list[ArticleRow]:
         found = []
         for segment, live in zip(self.segments, self.live_ids, strict=True):
-            found += [article_row(a, f, self.files[a]) for a, f in segment.store.article_fields(live).items()]
+            found += [article_row(a, f, self.files[a].file) for a, f in segment.store.article_fields(live).items()]
         return sorted(found, key=lambda row: row.id)
 
     def article_sentences(self, article_id: str) -> list[SentenceRow]:
         if article_id not in self.where:
             return []
         position, first, _ = self.where[article_id]
-        return self.sentences(range(first, first + self.segments[position].ranges[article_id][1]))
+        return self.sentences(range(first, first + self.segments[position].ranges[article_id].sentences))
 
     def describe(self) -> dict:
         return {
@@ -439,7 +443,7 @@ class IndexDir:
             manifest = read_manifest(generation)
             catalog = Catalog(generation / CATALOG)
             try:
-                known = {facts[1:4] for facts in catalog.files().values()}
+                known = {entry.file.stat for entry in catalog.files().values()}
             finally:
                 catalog.close()
         except IndexUnusableError:
@@ -507,7 +511,7 @@ class IndexDir:
         manifest = {key: value for key, value in previous.manifest.items() if key not in ("format", "files")}
         manifest["skipped"] = [asdict(s) for s in plan.scan.skipped]
         manifest["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        files = {article_id: (previous.files[article_id][0], *_facts(s)) for article_id, s in plan.reused.items()}
+        files = {a: CatalogEntry(previous.files[a].segment, indexed_file(s)) for a, s in plan.reused.items()}
         with self.generations.staging() as temp:
             manifest["linked"] = link_segments(previous, [s.info.name for s in previous.segments], temp)
             _write_catalog(temp, files, previous.copy_groups())
@@ -526,7 +530,7 @@ class IndexDir:
     ) -> UpdatePlan:
         if previous is not None:
             self._check_same_index(corpus, params, previous)
-        indexed = {a: IndexedFile(*facts[1:]) for a, facts in previous.files.items()} if previous else {}
+        indexed = {a: entry.file for a, entry in previous.files.items()} if previous else {}
         return plan_update(corpus, indexed, previous.skipped if previous else [], listing)
 
     def _check_same_index(self, corpus: Path, params: IndexParams, previous: LoadedIndex) -> None:
@@ -572,15 +576,19 @@ class GenerationBuilder:
             segments, live = self._segments(temp, plan, prepared, dim)
             counts = {  # a merge moves live rows, never drops them
                 "articles": sum(len(ids) for ids in live),
-                "chunks": sum(s.ranges[a][3] for s, ids in zip(segments, live, strict=True) for a in ids),
-                "sentences": sum(s.ranges[a][1] for s, ids in zip(segments, live, strict=True) for a in ids),
+                "chunks": sum(s.ranges[a].chunks for s, ids in zip(segments, live, strict=True) for a in ids),
+                "sentences": sum(s.ranges[a].sentences for s, ids in zip(segments, live, strict=True) for a in ids),
             }
             if not counts["sentences"] and self.previous is None:  # an update may empty the index
                 raise CiteqaError(f"the articles in '{shown_path(plan.corpus)}' contain no sentences to index")
             segments, live = self._merge(temp, segments, live)
             self.progress("writing", 0, 1)
             linked = link_segments(self.previous, [s.info.name for s in segments if s.directory.parent != temp], temp)
-            files = {a: (s.info.name, *_facts(sources[a])) for s, ids in zip(segments, live, strict=True) for a in ids}
+            files = {
+                a: CatalogEntry(s.info.name, indexed_file(sources[a]))
+                for s, ids in zip(segments, live, strict=True)
+                for a in ids
+            }
             fingerprints = {}
             for segment, ids in zip(segments, live, strict=True):
                 fingerprints.update(segment.store.fingerprints(ids))
@@ -634,7 +642,7 @@ class GenerationBuilder:
         """Merge the segments the policy chooses into one; a merged segment this update wrote is dropped."""
         if not segments:
             return segments, live
-        live_sentences = [sum(s.ranges[a][1] for a in ids) for s, ids in zip(segments, live, strict=True)]
+        live_sentences = [sum(s.ranges[a].sentences for a in ids) for s, ids in zip(segments, live, strict=True)]
         chosen, graph = self.policy.choose([s.info for s in segments], live_sentences)
         if not chosen:
             return segments, live
@@ -672,11 +680,6 @@ def _write_catalog(temp: Path, files: dict[str, tuple], groups: dict[str, str]) 
         catalog.write(files, groups)
     finally:
         catalog.close()
-
-
-def _facts(source: SourceFile) -> tuple[str, int, int, str]:
-    """What the catalog records of an article's file: path, size, mtime and hash."""
-    return stored_path(source.path), source.size, source.mtime_ns, source.sha256
 
 
 def _describe(params: IndexParams) -> str:

@@ -41,6 +41,7 @@ from qa.lexical import lucene_idf
 from qa.storage import (
     ArticleRow,
     ChunkRow,
+    IndexedFile,
     IndexParams,
     Progress,
     Scope,
@@ -48,7 +49,7 @@ from qa.storage import (
     UpdateReport,
     no_progress,
 )
-from qa.update import IndexedFile, PreparedArticle, embed_sentences, plan_update, prepare, read_articles
+from qa.update import PreparedArticle, embed_sentences, plan_update, prepare, read_articles
 
 SCHEMA_VERSION = 1
 PREFIX = "citeqa_"

@@ -56,6 +56,21 @@ class UpdateReport:
 
 
 @dataclass(frozen=True)
+class IndexedFile:
+    """What a store records of an indexed article's file: its resolved path, size, mtime and hash; the first
+    three tell by stat alone whether the file changed."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @property
+    def stat(self) -> tuple[str, int, int]:
+        return self.path, self.size, self.mtime_ns
+
+
+@dataclass(frozen=True)
 class ArticleRow:
     id: str
     title: str

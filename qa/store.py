@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from qa.duplicates import Fingerprint
 from qa.errors import REBUILD_HINT, IndexUnusableError, first_line
-from qa.storage import ArticleRow, ChunkRow, SentenceRow
+from qa.storage import ArticleRow, ChunkRow, IndexedFile, SentenceRow
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -98,20 +100,40 @@ class _Sqlite:
             raise IndexUnusableError(f"index metadata {self.path} is damaged ({problems[0]}); {REBUILD_HINT}")
 
 
+class ArticleRange(NamedTuple):
+    """An article's rows in its segment: its sentences and its chunks are consecutive."""
+
+    first_sentence: int
+    sentences: int
+    first_chunk: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """Where a live article is: the segment that holds it, and its file as indexed."""
+
+    segment: str
+    file: IndexedFile
+
+
 class Catalog(_Sqlite):
     """The generation's catalog (see CATALOG_SCHEMA)."""
 
     schema = CATALOG_SCHEMA
 
-    def files(self) -> dict[str, tuple[str, str, int, int, str]]:
-        """article id → (segment, path, size, mtime_ns, sha256) of every live article."""
+    def files(self) -> dict[str, CatalogEntry]:
+        """Every live article's segment and file, by id."""
         rows = self._query("SELECT article_id, segment, path, size, mtime_ns, sha256 FROM files")
-        return {row[0]: row[1:] for row in rows}
+        return {row[0]: CatalogEntry(row[1], IndexedFile(*row[2:])) for row in rows}
 
-    def write(self, files: dict[str, tuple[str, str, int, int, str]], groups: dict[str, str]) -> None:
+    def write(self, files: dict[str, CatalogEntry], groups: dict[str, str]) -> None:
         with self.db:
             self.db.executemany(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", sorted((k, *v) for k, v in files.items())
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                sorted(
+                    (k, e.segment, e.file.path, e.file.size, e.file.mtime_ns, e.file.sha256) for k, e in files.items()
+                ),
             )
             self.db.executemany("INSERT INTO copies VALUES (?, ?)", sorted(groups.items()))
 
@@ -158,12 +180,12 @@ class MetadataStore(_Sqlite):
             ],
         )
 
-    def article_ranges(self) -> dict[str, tuple[int, int, int, int]]:
-        """article id → (first sentence row, sentences, first chunk row, chunks), in row order."""
+    def article_ranges(self) -> dict[str, ArticleRange]:
+        """Every article's rows, by id, in row order."""
         rows = self._query(
             "SELECT id, first_sentence, sentences, first_chunk, chunks FROM articles ORDER BY first_sentence"
         )
-        return {row[0]: row[1:] for row in rows}
+        return {row[0]: ArticleRange(*row[1:]) for row in rows}
 
     def chunk_spans(self) -> np.ndarray:
         """(first, last) sentence row of every chunk, by chunk row: how chunk scores come from sentences."""
@@ -217,18 +239,17 @@ class MetadataStore(_Sqlite):
         return self._query(f"SELECT {columns} FROM {table} WHERE row IN ({marks})", rows)
 
 
-def article_row(article_id: str, fields: tuple, facts: tuple[str, str, int, int, str]) -> ArticleRow:
-    """An ArticleRow from a segment's fields and the catalog's file facts (segment, path, size, mtime, sha256)."""
+def article_row(article_id: str, fields: tuple, file: IndexedFile) -> ArticleRow:
+    """An ArticleRow from a segment's fields and the catalog's record of the article's file."""
     title, date, author, source, url, pages = fields
-    _, path, size, mtime_ns, sha256 = facts
     return ArticleRow(
         article_id,
         title,
         date,
-        path,
-        sha256,
-        size,
-        mtime_ns,
+        file.path,
+        file.sha256,
+        file.size,
+        file.mtime_ns,
         author,
         source,
         url,

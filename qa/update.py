@@ -38,17 +38,7 @@ from qa.ingest import (
 from qa.lexical import term_set, terms
 from qa.mentions import encode_mentions
 from qa.sentences import normalise_space
-from qa.storage import IndexParams, Progress, UpdateReport
-
-
-@dataclass(frozen=True)
-class IndexedFile:
-    """What a store records of an indexed article's file: its resolved path, size, mtime and hash."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    sha256: str
+from qa.storage import IndexedFile, IndexParams, Progress, UpdateReport
 
 
 @dataclass
@@ -98,7 +88,7 @@ def plan_update(
     """The plan of bringing a store that holds `indexed` (by article id; empty for a first build or a rebuild)
     and knows `known_skips` in line with `corpus`."""
     known = {s.facts: s for s in known_skips}
-    by_facts = {(f.path, f.size, f.mtime_ns): f.sha256 for f in indexed.values()}
+    by_facts = {f.stat: f.sha256 for f in indexed.values()}
     scan = scan_corpus(corpus, by_facts, listing, follow_links)
     if known:  # a file found unreadable when parsed (a page without an article) is not parsed again unchanged
         scan.skipped += [known[_skip_facts(s)] for s in scan.sources if _skip_facts(s) in known]
@@ -121,10 +111,15 @@ def plan_update(
             fresh.append(source)
         else:
             reused[source.id] = source
-            if (old.path, old.size, old.mtime_ns) != (stored_path(source.path), source.size, source.mtime_ns):
+            if old != indexed_file(source):
                 touched.append(source)
     report.unchanged = len(reused)
     return UpdatePlan(corpus, scan, indexed, fresh, reused, touched, report, known)
+
+
+def indexed_file(source: SourceFile) -> IndexedFile:
+    """What a store records of an article's file once it is indexed."""
+    return IndexedFile(stored_path(source.path), source.size, source.mtime_ns, source.sha256)
 
 
 def no_readable_articles(corpus: Path) -> CiteqaError:
@@ -175,10 +170,6 @@ class PreparedArticle:
     mentions: list[str]  # the typed expressions of each sentence (qa.mentions.encode_mentions)
     fingerprint: Fingerprint
     vectors: np.ndarray  # one row per sentence
-
-    @property
-    def file(self) -> IndexedFile:
-        return IndexedFile(stored_path(self.source.path), self.source.size, self.source.mtime_ns, self.source.sha256)
 
 
 def prepare(
