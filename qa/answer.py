@@ -1,7 +1,8 @@
 """What `ask` returns: the answer text, its citations, the exact answer span, and the passages behind it.
 
-The choice of sentences is made in qa/choose.py, the span in qa/span.py; this module only holds the result
-that the CLI, the chat UI, export and eval read.
+The sentences are chosen in qa/choose.py, the span in qa/span.py, the text composed in qa/timeline.py and the
+citations built by the Assistant (qa/pipeline.py); this module only holds the result that the CLI, the chat UI,
+export and eval read.
 """
 
 from __future__ import annotations

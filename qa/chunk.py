@@ -36,7 +36,7 @@ def chunk_sentences(
 ) -> list[Chunk]:
     """Greedily pack whole sentences up to `max_tokens`, each chunk repeating the previous one's last
     `overlap` sentences so that an answer spanning a boundary is still inside one passage.
-    A single sentence over the budget becomes a chunk of its own (the model truncates it)."""
+    A single sentence over the budget becomes a chunk of its own."""
     if not sentences:
         return []
     texts = [normalise_space(s.text) for s in sentences]

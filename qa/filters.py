@@ -1,7 +1,8 @@
 """Which articles a question may be answered from: a date range, sources (outlets), article name patterns.
 
-A filter is applied inside retrieval (qa.retrieve), so a filtered question still gets its k passages when the
-allowed articles have them. In the chat, the same filter can be written into the question as tokens:
+A filter becomes a `Scope` of the allowed articles (the Assistant asks the backend for it), which the backend
+searches within, so a filtered question still gets its k passages when the allowed articles have them. In the
+chat, the same filter can be written into the question as tokens:
 `since:2020-01-01 until:2020-12-31 source:reuters article:2020/*`.
 """
 

@@ -52,12 +52,12 @@ class Extracted:
     author: str | None = None
     source: str | None = None
     url: str | None = None
-    body_start: int = 0  # where the prose begins: front matter before it is never cited
     pages: list[int] = field(default_factory=list)  # start offset of every page (PDF), else empty
 
 
 def extract(suffix: str, data: bytes) -> Extracted:
-    """Dispatch on the file's suffix; plain text and Markdown are decoded by the caller's rules."""
+    """Dispatch on the file's suffix: a web page to trafilatura, a PDF to pypdfium2, anything else decoded as
+    text (qa.encodings)."""
     if suffix in HTML_SUFFIXES:
         return extract_html(data)
     if suffix in PDF_SUFFIXES:

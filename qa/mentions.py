@@ -3,7 +3,8 @@
 What a question asks for ("how much", "when", "who") can only be answered by a sentence that holds such an
 expression, so the answer step looks for them, and the exact answer is one of them. These are patterns, not a
 trained tagger: they run in microseconds per sentence at question time, need no model download, and what they
-miss (a name written in lower case, a number spelt out beyond "twenty") only costs a feature, never an answer.
+miss (a name written in lower case, a number spelt out in words it does not list) only costs a feature, never
+an answer.
 """
 
 from __future__ import annotations

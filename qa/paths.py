@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
-
-INDEX_ENV = "CITEQA_INDEX"
 
 
 def bundled_seeds() -> Path:
@@ -27,10 +24,8 @@ def cache_root() -> Path:
 
 def default_index_dir(corpus: Path, model_id: str, precision: str = "fp32") -> Path:
     """One index per (corpus, model, precision): switching builds a second index instead of clobbering the first.
-    (fp32 indexes keep the key they had before precision was a choice.)"""
-    explicit = os.environ.get(INDEX_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
+    (fp32 indexes keep the key they had before precision was a choice.) `--store` and its environment variables
+    are the CLI's to read; a library caller passes the location to the Assistant."""
     flavour = f"{corpus.resolve()}\0{model_id}" + ("" if precision == "fp32" else f"\0{precision}")
     key = hashlib.sha1(flavour.encode()).hexdigest()[:12]
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in corpus.resolve().name)[:40] or "corpus"

@@ -7,7 +7,12 @@ from contextlib import contextmanager
 
 from qa.storage import Progress
 
-STAGE_LABELS = {"reading": "Reading articles", "embedding": "Embedding", "writing": "Writing index"}
+STAGE_LABELS = {
+    "reading": "Reading articles",
+    "embedding": "Embedding",
+    "preparing": "Chunking and fingerprinting",
+    "writing": "Writing index",
+}
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Hybrid passage retrieval: dense (FAISS inner product over sentences) and BM25 (qa.bm25 over chunks), fused.
+"""Hybrid passage retrieval: dense (the store's nearest sentences) and BM25 (over chunks), fused; both through
+the storage seam, so the same code retrieves from either backend.
 
 Fusion is a convex combination of min-max-normalised scores over the union of both candidate lists. On the
 SQuAD dev half it beats reciprocal rank fusion clearly (see docs/benchmarks.md): RRF throws away how far

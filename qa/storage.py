@@ -2,8 +2,9 @@
 
 `IndexReader` is one opened, consistent version of an index; `IndexStore` is where indexes are kept (opened,
 updated, checked). Retrieval (`qa.retrieve`), the answer stage (`qa.candidates`) and the `Assistant` talk to
-these protocols only. The local backend (`qa.index`: generations of segments in a folder) is the one
-implementation today; `qa.backends.open_store` is the factory that chooses a backend for a location.
+these protocols only. There are two backends, the local one (`qa.index`: generations of segments in a folder)
+and Milvus (`qa.milvus`); `qa.backends.open_store` is the factory that chooses one for a location, and what an
+update reads, embeds and prepares is decided above them, once (`qa.update`).
 """
 
 from __future__ import annotations

@@ -194,7 +194,7 @@ def prepare(
             )
         )
         cursor += count
-        progress("finding copies", done, len(articles))
+        progress("preparing", done, len(articles))
     return prepared
 
 

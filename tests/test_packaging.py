@@ -14,6 +14,9 @@ PACKAGES = ("qa", "embeddings", "tui")
 
 
 def test_the_built_wheel_holds_every_module_and_data_file(tmp_path):
+    # from a clean copy: setuptools would reuse what an earlier build left in build/
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__"))
     built = subprocess.run(
         [
             sys.executable,
@@ -25,7 +28,7 @@ def test_the_built_wheel_holds_every_module_and_data_file(tmp_path):
             "-q",
             "-w",
             str(tmp_path),
-            str(ROOT),
+            str(source),
         ],
         capture_output=True,
         text=True,

@@ -1,8 +1,9 @@
 """The chat screen: the conversation, its sources, the question box and the status line.
 
 It owns its workers: indexing and model loading, and answering, run in threads and report back with messages
-(`IndexProgress`, `IndexReady`, `IndexFailed`, `AnswerReady`, `AnswerFailed`) that the screen handles on the event
-loop, so nothing waits for them. Quitting cancels an indexing run between batches; the index write is atomic.
+(`IndexProgress`, `IndexReady`, `IndexFailed`, `AnswerReady`, `AnswerFailed`, and `CorpusChanged` from the
+folder watcher) that the screen handles on the event loop, so nothing waits for them. Quitting cancels an
+indexing run between batches; the index write is atomic.
 """
 
 from __future__ import annotations
