@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.vectors import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+from qa.index.local.vectors import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "bench"
-NEAREST = 300  # what qa.retrieve asks the dense index for
+NEAREST = 300  # what qa.retrieve.retriever asks the dense index for
 
 
 def real_vectors(corpus: Path):

@@ -3,7 +3,7 @@
     .venv/bin/python bench/answer_signals.py [--squad-questions 1500]
 
 Uses bench/fit_answer.py's samples (every question's candidate sentences; run it first) and the default model.
-Two signals the issue on answers asks about, each added to qa.choose.FEATURES and fitted the same way:
+Two signals the issue on answers asks about, each added to qa.answer.choose.FEATURES and fitted the same way:
 
 - **contextual vectors**: the vector of "headline + the two preceding sentences + the sentence", so that "he"
   and "the group" are read with what names them. Indexing them would embed every sentence twice.
@@ -24,10 +24,10 @@ import time
 import numpy as np
 from fit_answer import BBC_CORPUS, Case, Sample, fit_listwise, folds_of, load_cases, load_samples
 
-from qa.choose import FEATURES
-from qa.lexical import STOPWORDS_EN, term_set
+from qa.answer.choose import FEATURES
 from qa.pipeline import Assistant
-from qa.questions import analyse_question, predicate_text
+from qa.text.lexical import STOPWORDS_EN, term_set
+from qa.text.questions import analyse_question, predicate_text
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _STOP = frozenset(STOPWORDS_EN) | {"who", "whom", "whose", "what", "when", "where", "which", "why", "how", "did"}
@@ -49,7 +49,7 @@ def contextual_columns(sample: Sample, vectors: dict[str, np.ndarray], question:
     """Cosine of the contextual vector with the question, its gap to the best, and with the stripped question."""
     matrix = np.array([vectors[contextual_text(c)] for c in sample.candidates]).reshape(-1, len(question))
     cosine = matrix @ question
-    best = cosine.max() if len(cosine) else 0.0  # as qa.choose takes the best cosine
+    best = cosine.max() if len(cosine) else 0.0  # as qa.answer.choose takes the best cosine
     return np.column_stack([cosine, cosine - best, matrix @ predicate])
 
 

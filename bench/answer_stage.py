@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import lexical, mentions
 from qa.pipeline import Assistant
+from qa.text import lexical, mentions
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
 

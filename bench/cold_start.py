@@ -29,7 +29,7 @@ PARTS = ("imports", "corpus check", "index open", "encoder session", "question")
 DRIVER = r"""
 import json, sys, time
 stamps = [time.perf_counter()]
-import qa.cli, qa.filters, qa.pipeline, qa.questions, qa.render
+import qa.cli, qa.retrieve.filters, qa.pipeline, qa.text.questions, qa.present.render
 stamps.append(time.perf_counter())
 assistant = qa.cli._assistant(None, None, None, None)
 assistant.ensure_index()
@@ -38,7 +38,7 @@ assistant.index
 stamps.append(time.perf_counter())
 assistant.embedder.session, assistant.embedder.tokenizer
 stamps.append(time.perf_counter())
-qa.render.answer_to_text(assistant.ask(sys.argv[1]))
+qa.present.render.answer_to_text(assistant.ask(sys.argv[1]))
 stamps.append(time.perf_counter())
 print(json.dumps([b - a for a, b in zip(stamps, stamps[1:])]))
 """

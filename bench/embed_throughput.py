@@ -26,7 +26,7 @@ from embeddings import DEFAULT_MODEL, load_embedder
 from embeddings.base import model_location
 from embeddings.sentence_transformer import SentenceTransformerEmbedder
 from qa.paths import cache_root
-from qa.sentences import split_sentences
+from qa.text.sentences import split_sentences
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "squad-v1.1-dev-half.json"
 

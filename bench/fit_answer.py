@@ -1,4 +1,4 @@
-"""Fit the answer model: the weights of qa/choose.py's features, and its abstention threshold.
+"""Fit the answer model: the weights of qa/answer/choose.py's features, and its abstention threshold.
 
     .venv/bin/python bench/fit_answer.py [--folds 5] [--bbc-weight 10]
 
@@ -6,8 +6,8 @@ Data: the SQuAD dev half (every question; each is asked twice, once as is and on
 its own Wikipedia article removed from the results, which makes it unanswerable) and the BBC dev questions on
 the BBC corpus (90 answerable, 30 unanswerable). A candidate sentence is positive when it contains a gold
 answer (SQuAD) or the evidence string (BBC). Two models, each with an L2 penalty, fitted with scipy: a
-listwise logistic ranking over each question's candidates (qa.choose.FEATURES; --pointwise for a plain
-logistic loss), then a logistic abstention model over the best candidate (qa.choose.ANSWERABLE_FEATURES).
+listwise logistic ranking over each question's candidates (qa.answer.choose.FEATURES; --pointwise for a plain
+logistic loss), then a logistic abstention model over the best candidate (qa.answer.choose.ANSWERABLE_FEATURES).
 BBC questions weigh --bbc-weight times a SQuAD question, so that news, which is what citeqa is for, is not
 drowned by 4,961 Wikipedia questions. Each question's candidate sentences are kept between runs (--refresh
 retrieves them again, after changing retrieval or the index); their features are computed again whenever the
@@ -16,7 +16,7 @@ modules that compute them change.
 Prints out-of-fold hit@1 per data set (each question scored by models that never saw it) and the abstention
 trade-off: the share of answerable questions answered (and answered right) against the share of unanswerable
 ones abstained on, per threshold; then the weights fitted on everything, which --write puts in
-qa/answer_weights.py.
+qa/answer/weights.py.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from qa.candidates import Candidate
-from qa.choose import ANSWERABLE_FEATURES, FEATURES, answerable_row, feature_matrix, years_found
+from qa.answer.candidates import Candidate
+from qa.answer.choose import ANSWERABLE_FEATURES, FEATURES, answerable_row, feature_matrix, years_found
 from qa.eval.datasets import load_dataset
 from qa.eval.evaluate import assistant_for
 from qa.eval.metrics import contains_gold
 from qa.pipeline import Assistant
-from qa.questions import analyse_question
+from qa.text.questions import analyse_question
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
 SQUAD = SHARED / "squad-v1.1-dev-half.json"
@@ -47,14 +47,20 @@ BBC_CORPUS = SHARED / "bbc"
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(tempfile.gettempdir()) / "citeqa-fit-answer-samples.pkl"
 FEATURE_CACHE = Path(tempfile.gettempdir()) / "citeqa-fit-answer-features"
-FEATURE_MODULES = ("qa/choose.py", "qa/questions.py", "qa/mentions.py", "qa/lexical.py", "qa/candidates.py")
-WEIGHTS_MODULE = ROOT / "qa" / "answer_weights.py"
-WEIGHTS_FILE_HEADER = '''"""Weights of the answer model (qa/choose.py), written by `bench/fit_answer.py --write`.
+FEATURE_MODULES = (
+    "qa/answer/choose.py",
+    "qa/text/questions.py",
+    "qa/text/mentions.py",
+    "qa/text/lexical.py",
+    "qa/answer/candidates.py",
+)
+WEIGHTS_MODULE = ROOT / "qa" / "answer" / "weights.py"
+WEIGHTS_FILE_HEADER = '''"""Weights of the answer model (qa/answer/choose.py), written by `bench/fit_answer.py --write`.
 
 Do not edit by hand: change the features or the data, then fit again.
 
-Ranking: a listwise logistic model over each question's candidate sentences (qa.choose.FEATURES). Abstention:
-a logistic model over the best candidate (qa.choose.ANSWERABLE_FEATURES). Fitted on the SQuAD dev half (with
+Ranking: a listwise logistic model over each question's candidate sentences (qa.answer.choose.FEATURES). Abstention:
+a logistic model over the best candidate (qa.answer.choose.ANSWERABLE_FEATURES). Fitted on the SQuAD dev half (with
 each question also asked without its own article, as an unanswerable one) and the BBC dev questions.
 Settings: {settings}
 """
@@ -87,7 +93,7 @@ class Case:
     features: np.ndarray
     labels: np.ndarray
     headline: np.ndarray
-    years: float  # share of the question's years found in the candidates (qa.choose.answerable_features)
+    years: float  # share of the question's years found in the candidates (qa.answer.choose.answerable_features)
 
 
 def collect(assistant: Assistant, questions, source: str, exclude_own_article: bool) -> list[Sample]:
@@ -234,8 +240,8 @@ def top(case: Case, coefficients: np.ndarray, bias: float, columns: list[int]) -
     if not len(case.labels):
         return np.zeros(len(ANSWERABLE_FEATURES)), False
     z = case.features[:, columns] @ coefficients + bias
-    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()  # each candidate's share, as qa.choose.score gives it
-    best = min(range(len(p)), key=lambda i: (case.headline[i], -p[i]))  # as qa.choose orders them
+    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()  # each candidate's share, as qa.answer.choose.score gives it
+    best = min(range(len(p)), key=lambda i: (case.headline[i], -p[i]))  # as qa.answer.choose orders them
     features = {
         f: (v if FEATURES.index(f) in columns else 0.0) for f, v in zip(FEATURES, case.features[best], strict=True)
     }

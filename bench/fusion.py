@@ -3,7 +3,7 @@
     .venv/bin/python bench/fusion.py [--questions 2000]
 
 Runs hybrid retrieval on SQuAD questions (a fixed random sample) with each fusion and prints Recall@1,
-MRR@10 and hit@1; the shipped choice is qa/retrieve.py's DENSE_WEIGHT with convex fusion.
+MRR@10 and hit@1; the shipped choice is qa/retrieve/retriever.py's DENSE_WEIGHT with convex fusion.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ import re
 import time
 from pathlib import Path
 
-from qa.formats import Unreadable
-from qa.ingest import SourceFile, parse_article
-from qa.sentences import split_sentences
-from qa.terminal import printable
+from qa.ingest.corpus import SourceFile, parse_article
+from qa.ingest.formats import Unreadable
+from qa.present.terminal import printable
+from qa.text.sentences import split_sentences
 
 PAGES = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "html"
 

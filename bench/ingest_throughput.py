@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/pdfs.py writes the PDFs
 
-from qa.ingest import parse_article, scan_corpus  # noqa: E402
+from qa.ingest.corpus import parse_article, scan_corpus  # noqa: E402
 from tests.pdfs import text_pdf  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"

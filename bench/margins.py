@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 import qa.pipeline as pipeline
-from qa.choose import ANSWER_THRESHOLD, answerable, read_score
+from qa.answer.choose import ANSWER_THRESHOLD, answerable, read_score
 from qa.eval.metrics import contains_gold
 from qa.paths import bundled_seeds
 

@@ -9,9 +9,9 @@ ranking orders the candidate sentences; the reader reads the best N of them. Pri
   the reader's logit plus w times the linear ranking's score, and with or without context;
 - abstention: for each threshold on the reader's probability of its best sentence, the share of answerable
   questions answered right (hit@1 counts an abstention as a miss) and the precision and recall of abstaining,
-  alone and together with the feature model's abstention (qa.choose.answerable at its threshold: abstain when
+  alone and together with the feature model's abstention (qa.answer.choose.answerable at its threshold: abstain when
   either says so);
-- spans: span F1 on the answerable questions of the reader's span against the typed span (qa.span) and both.
+- spans: span F1 on the answerable questions of the reader's span against the typed span (qa.answer.span) and both.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 from fit_answer import BBC, SQUAD, load_samples
 
-from qa.choose import ANSWER_THRESHOLD, answerable, score
+from qa.answer.choose import ANSWER_THRESHOLD, answerable, score
+from qa.answer.span import answer_span
 from qa.eval.datasets import load_dataset
 from qa.eval.metrics import contains_gold, span_f1
-from qa.questions import analyse_question
 from qa.reader.model import MODEL_DIR, Reader, context_text
-from qa.span import answer_span
+from qa.text.questions import analyse_question
 
 MAX_READ = 12
 CACHE_FORMAT = 2  # of the cached readings (Read); a new field is a new format
@@ -50,9 +50,9 @@ class Read:
     # every fourth SQuAD sample, to save time)
     probabilities: np.ndarray  # with context
     spans: list[str]  # the reader's span in each candidate read (with context)
-    typed: list[str | None]  # qa.span's typed span in each candidate read
+    typed: list[str | None]  # qa.answer.span's typed span in each candidate read
     answers: tuple[str, ...]
-    feature_answerable: float  # the feature model's probability that the question is answered (qa.choose)
+    feature_answerable: float  # the feature model's probability that the question is answered (qa.answer.choose)
 
 
 def read_all(reader: Reader, samples) -> list[Read]:

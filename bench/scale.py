@@ -87,7 +87,7 @@ class Recorded:
 def generate(folder: Path, sentences: int, seed: int = 7) -> dict[str, np.ndarray]:
     """Write the corpus; the vector of every sentence written, by its text as the index will see it."""
     from qa.pipeline import Assistant
-    from qa.sentences import normalise_space
+    from qa.text.sentences import normalise_space
 
     bbc = Assistant(corpus=SHARED / "bbc", precision="fp32")
     bbc.ensure_index()
@@ -161,9 +161,9 @@ def timed(action, embedder: Timed) -> tuple[float, float]:
 
 def main() -> None:
     from embeddings import load_embedder
-    from qa.index import IndexDir
+    from qa.index.local.store import IndexDir
+    from qa.index.seam import IndexParams
     from qa.paths import cache_root
-    from qa.storage import IndexParams
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=1_000_000)

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from qa.errors import CiteqaError, UsageError
-from qa.terminal import json_text, printable, printable_line
+from qa.present.terminal import json_text, printable, printable_line
 
 app = typer.Typer(
     name="citeqa",
@@ -122,7 +122,7 @@ def _assistant(
 
 def _ready(assistant, quiet: bool):
     """Build or refresh the index when needed, with progress bars on stderr."""
-    from qa.progress import progress_bars
+    from qa.present.progress import progress_bars
 
     _silence(quiet)
     with progress_bars(not quiet) as progress:
@@ -134,7 +134,7 @@ def _ready(assistant, quiet: bool):
 def _silence(quiet: bool) -> None:
     """-q: files skipped while indexing are not reported (they are still listed in the manifest)."""
     if quiet:
-        from qa.ingest import SkippedFile
+        from qa.ingest.corpus import SkippedFile
 
         warnings.simplefilter("ignore", SkippedFile)
 
@@ -171,7 +171,7 @@ def index(
     quiet: QuietOpt = False,
 ) -> None:
     """Index a folder of articles (incremental: only new or changed articles are embedded)."""
-    from qa.progress import progress_bars
+    from qa.present.progress import progress_bars
 
     assistant = _assistant(corpus, index, model, precision, follow_links=follow_links)
     if check:
@@ -200,8 +200,7 @@ def index(
 def _watch(assistant, quiet: bool) -> None:
     """Apply each burst of file changes as one update (an emptied folder empties the index: nothing deleted is
     cited); an update that fails (a busy index, a full disk) is reported and retried at the next change."""
-    from qa.progress import progress_bars
-    from qa.watch import watch_corpus
+    from qa.present.progress import progress_bars
 
     def refresh() -> None:
         try:
@@ -220,7 +219,7 @@ def _watch(assistant, quiet: bool) -> None:
         typer.echo(f"Watching {printable_line(str(assistant.corpus))} for changes; Ctrl+C stops.")
 
     try:
-        watch_corpus(assistant.corpus, refresh, on_ready=listening)
+        assistant.watch(refresh, on_ready=listening)
     except KeyboardInterrupt:  # Ctrl+C during an update: its write is atomic, so abandoning it loses nothing
         typer.echo("Stopped watching; the update under way was abandoned, the index is as it was before it.")
         return
@@ -246,9 +245,9 @@ def ask(
     quiet: QuietOpt = False,
 ) -> None:
     """Answer a question from the articles, citing each sentence."""
-    from qa.filters import make_filter
-    from qa.questions import validate_question
-    from qa.render import answer_to_dict, answer_to_text
+    from qa.present.render import answer_to_dict, answer_to_text
+    from qa.retrieve.filters import make_filter
+    from qa.text.questions import validate_question
 
     validate_question(question)  # before any indexing work
     only = make_filter(since, until, source or (), article or ())
@@ -520,9 +519,9 @@ def eval_command(
     from qa.eval.datasets import load_dataset
     from qa.eval.evaluate import assistant_for, metric_names, run_eval
     from qa.eval.report import markdown_table, text_table
-    from qa.filters import make_filter
-    from qa.progress import progress_bars
-    from qa.retrieve import MODES
+    from qa.present.progress import progress_bars
+    from qa.retrieve.filters import make_filter
+    from qa.retrieve.retriever import MODES
 
     modes = list(MODES) if mode == "all" else [mode]
     if not set(modes) <= set(MODES):
@@ -573,7 +572,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     """Our warnings as one `citeqa: warning:` line each; libraries' warnings stay quiet."""
     from embeddings.errors import ExportRefused
     from qa.errors import StaleIndexWarning
-    from qa.ingest import SkippedFile
+    from qa.ingest.corpus import SkippedFile
 
     if issubclass(category, SkippedFile | StaleIndexWarning | ExportRefused):
         _note(f"warning: {message}")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import errno
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,21 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.base import DEFAULT_MODEL, model_id_for
-from qa.answer import NOT_ANSWERED, Answer, AnswerSpan, Citation
-from qa.backends import open_store
-from qa.candidates import Candidate, gather
-from qa.choose import Scored, choose, read, score
+from qa.answer.candidates import Candidate, gather
+from qa.answer.choose import Scored, choose, read, score
+from qa.answer.result import NOT_ANSWERED, Answer, AnswerSpan, Citation
+from qa.answer.span import answer_span, resolve_relative_dates
+from qa.answer.timeline import compose, disagree, latest_first, rival
 from qa.errors import CiteqaError, IndexBusyError, IndexUnusableError, StaleIndexWarning, UsageError
-from qa.filters import Filter
-from qa.followup import Turn, mixed_vector, previous_turn, retrieval_terms, source_boost
-from qa.formats import page_of
-from qa.paths import bundled_seeds, cache_root, default_index_dir
-from qa.questions import QuestionAnalysis, analyse_question, predicate_text, validate_question
-from qa.retrieve import Mode, Passage, Query, Retriever
-from qa.sentences import without_controls
-from qa.settings import DEFAULT_SETTINGS, Settings, validate_mode
-from qa.span import answer_span, resolve_relative_dates
-from qa.storage import (
+from qa.index import open_store
+from qa.index.seam import (
     ArticleRow,
     IndexParams,
     IndexReader,
@@ -37,7 +31,14 @@ from qa.storage import (
     UpdateReport,
     no_progress,
 )
-from qa.timeline import compose, disagree, latest_first, rival
+from qa.ingest.formats import page_of
+from qa.paths import bundled_seeds, cache_root, default_index_dir
+from qa.retrieve.filters import Filter
+from qa.retrieve.followup import Turn, mixed_vector, previous_turn, retrieval_terms, source_boost
+from qa.retrieve.retriever import Mode, Passage, Query, Retriever
+from qa.settings import DEFAULT_SETTINGS, Settings, validate_mode
+from qa.text.questions import QuestionAnalysis, analyse_question, predicate_text, validate_question
+from qa.text.sentences import without_controls
 
 # Why an index may not be writable while it can still be read: answer from it rather than fail.
 _UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
@@ -53,7 +54,7 @@ class Retrieval:
     mode: Mode
     passages: list[Passage]
     vector: np.ndarray | None
-    predicate_vector: np.ndarray | None  # of the question without its names and numbers (qa.questions)
+    predicate_vector: np.ndarray | None  # of the question without its names and numbers (qa.text.questions)
     timings: dict[str, float]
     notes: tuple[str, ...] = ()  # what a filter left out, said with the answer
 
@@ -143,6 +144,19 @@ class Assistant:
             self.embedder.encode(["warm-up"])
         if self.reader is not None:
             self.reader.load()
+
+    def watch(
+        self,
+        on_change: Callable[[], None],
+        stop: threading.Event | None = None,
+        on_ready: Callable[[], None] = lambda: None,
+        catch_up: bool = True,
+    ) -> None:
+        """Call `on_change` after every burst of changes to the corpus's articles until `stop` is set (see
+        qa.ingest.watch.watch_corpus); the chat and the servers watch through here, not the ingest layer."""
+        from qa.ingest.watch import watch_corpus
+
+        watch_corpus(self.corpus, on_change, stop, on_ready, catch_up)
 
     def share_models(self, other: Assistant) -> None:
         """Answer with another Assistant's loaded encoder and reader, so that a process holding several (a server)
@@ -390,7 +404,7 @@ def _cites(citation: Citation, scored: Scored) -> bool:
 
 
 def _span(question: QuestionAnalysis, first: Citation, chosen: Scored) -> AnswerSpan | None:
-    """The exact answer in the first citation: the reader's span, narrowed to the asked expression (qa.span) when
+    """The exact answer in the first citation: the reader's span, narrowed to the asked expression (qa.answer.span) when
     it holds one ("the port city of Busan" -> "Busan"); without the reader, the typed expression alone. Span F1
     of the first sentence, SQuAD / BBC dev: 0.573 / 0.656, against 0.577 / 0.635 for the reader's span as it is
     and 0.20 / 0.53 for typed expressions alone (bench/reader_choice.py)."""

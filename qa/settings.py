@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.errors import UsageError
-from qa.retrieve import DENSE_WEIGHT, FUSIONS, MODES, Mode
+from qa.retrieve.retriever import DENSE_WEIGHT, FUSIONS, MODES, Mode
 
 DEFAULT_K = 5
 # Answers are drawn from the best few passages whatever k is: more passages only add weaker candidates.

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.candidates import gather, mentions_of, terms_of
-from qa.index import IndexDir, IndexParams
-from qa.lexical import term_set
-from qa.mentions import _CLAUSES, _PATTERNS, _claim, decode_mentions, encode_mentions, find_mentions
-from qa.questions import analyse_question, predicate_text
-from qa.retrieve import Query, Retriever
-from qa.sentences import without_controls
-from qa.span import answer_span, resolve_relative_dates
+from qa.answer.candidates import gather, mentions_of, terms_of
+from qa.answer.span import answer_span, resolve_relative_dates
+from qa.index.local.store import IndexDir, IndexParams
+from qa.retrieve.retriever import Query, Retriever
+from qa.text.lexical import term_set
+from qa.text.mentions import _CLAUSES, _PATTERNS, _claim, decode_mentions, encode_mentions, find_mentions
+from qa.text.questions import analyse_question, predicate_text
+from qa.text.sentences import without_controls
 from tests.conftest import SEEDS
 from tests.fakes import HashingEmbedder
 

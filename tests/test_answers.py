@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from qa.answer import NOT_ANSWERED
+from qa.answer.result import NOT_ANSWERED
 from qa.errors import UsageError
 from qa.eval.metrics import contains_gold
-from qa.followup import Turn
+from qa.retrieve.followup import Turn
 from tests.conftest import SEEDS
 
 QUESTIONS = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text(encoding="utf-8").splitlines()]

@@ -17,7 +17,7 @@ def _module_name(path: Path) -> str:
 
 
 def _resolve(name: str, modules: set[str]) -> str | None:
-    """The first-party module an imported name lives in (`qa.index.IndexDir` -> `qa.index`)."""
+    """The first-party module an imported name lives in (`qa.index.local.store.IndexDir` -> `qa.index.local.store`)."""
     while name and name not in modules:
         name = name.rpartition(".")[0]
     return name or None
@@ -78,7 +78,9 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_cycles():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # the checker sees one
     graph = import_graph()
-    assert "qa.storage" in graph["qa.index"] and "qa.index" in graph["qa.backends"]  # lazy imports count
+    assert (
+        "qa.index.seam" in graph["qa.index.local.store"] and "qa.index.local.store" in graph["qa.index"]
+    )  # lazy imports count
     assert cycles(graph) == []
 
 
@@ -99,7 +101,68 @@ def test_the_embedding_interface_does_not_import_its_backends():
     assert not import_graph()["embeddings.base"] & backends
 
 
-def test_retrieval_and_answering_use_the_storage_interface_only():
+# The layers, from the bottom: a module imports only from its own rank or below (lazy imports included).
+# `embeddings/` is a side leaf that imports nothing of the application (test above).
+RANK = {
+    "qa": 0,  # the package itself, imported with any of its modules
+    "qa.errors": 0,
+    "qa.paths": 0,
+    "qa.text": 1,  # pure functions over strings
+    "qa.ingest": 2,  # files to articles
+    "qa.index": 3,  # the seam, the update written once, the backends
+    "qa.retrieve": 4,
+    "qa.reader": 5,  # the trained reader, used by the answer step
+    "qa.answer": 5,
+    "qa.settings": 6,
+    "qa.pipeline": 6,  # the Assistant
+    "qa.present": 7,  # text for people, for the CLI and the chat
+    "qa.eval": 8,
+    "qa.serve": 8,
+    "tui": 8,
+    "qa.cli": 9,
+    "qa.__main__": 9,
+}
+
+
+def rank_of(module: str) -> int:
+    """The rank of a module: that of the longest prefix in RANK (every module has one)."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in RANK:
+            return RANK[prefix]
+    raise KeyError(f"{module} has no rank: add its package to RANK")
+
+
+def test_every_import_points_down_the_layers():
     graph = import_graph()
-    for module in ("qa.retrieve", "qa.candidates", "qa.choose", "qa.pipeline", "tui.app"):
-        assert "qa.index" not in graph[module] and "qa.store" not in graph[module], module
+    upward = sorted(
+        f"{source} ({rank_of(source)}) imports {target} ({rank_of(target)})"
+        for source, targets in graph.items()
+        if not source.startswith("embeddings")
+        for target in targets
+        if not target.startswith("embeddings") and rank_of(target) > rank_of(source)
+    )
+    assert not upward, upward
+
+
+def test_backends_are_sealed():
+    """The local backend and Milvus never import each other or anything above the index; outside `qa.index`
+    only its factory names them."""
+    graph = import_graph()
+    backends = ("qa.index.local", "qa.index.milvus")
+    for source, targets in graph.items():
+        mine = next((b for b in backends if source.startswith(b)), None)
+        if mine is not None:
+            assert not [t for t in targets if t.startswith(backends) and not t.startswith(mine)], source
+            assert all(rank_of(t) <= RANK["qa.index"] for t in targets if not t.startswith("embeddings")), source
+        elif source != "qa.index":
+            assert not [t for t in targets if t.startswith(backends)], source
+
+
+def test_the_ui_reaches_the_core_through_the_assistant():
+    """The chat never opens an index or reads files itself: no ingest, no backend."""
+    graph = import_graph()
+    for source, targets in graph.items():
+        if source.startswith("tui"):
+            assert not [t for t in targets if t.startswith(("qa.index", "qa.ingest"))], (source, targets)

@@ -1,4 +1,4 @@
-"""BM25 over segments (qa.bm25) against bm25s itself: on the seed index built with the real model, and on an
+"""BM25 over segments (qa.index.local.bm25) against bm25s itself: on the seed index built with the real model, and on an
 index whose segments hold tombstones, the scores are those bm25s gives a fresh index of the live texts."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ import bm25s
 import numpy as np
 import pytest
 
-from qa.bm25 import TermCounts
-from qa.chunk import bm25_text
-from qa.index import IndexDir
-from qa.lexical import STOPWORDS_EN, terms
-from qa.sentences import normalise_space
-from qa.storage import IndexParams
+from qa.index.local.bm25 import TermCounts
+from qa.index.local.store import IndexDir
+from qa.index.seam import IndexParams
+from qa.ingest.chunk import bm25_text
+from qa.text.lexical import STOPWORDS_EN, terms
+from qa.text.sentences import normalise_space
 from tests.fakes import HashingEmbedder
 
 QUERIES = [

@@ -1,7 +1,7 @@
 import itertools
 
-from qa.chunk import chunk_sentences
-from qa.sentences import split_sentences
+from qa.ingest.chunk import chunk_sentences
+from qa.text.sentences import split_sentences
 from tests.conftest import SEEDS
 from tests.fakes import HashingEmbedder
 

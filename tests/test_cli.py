@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.render import JSON_SCHEMA
+from qa.present.render import JSON_SCHEMA
 from tests.conftest import ROOT, SEEDS
 
 runner = CliRunner()
@@ -284,10 +284,10 @@ def test_full_disk_is_one_line_and_the_previous_index_answers(tmp_path, seed_cop
     (seed_copy / "new.txt").write_text("Harris visited the port city of Busan on Friday.", encoding="utf-8")
     code = (
         "import errno, sys\n"
-        "import qa.segments\n"
+        "import qa.index.local.segments\n"
         "def full(*a, **k):\n"
         "    raise OSError(errno.ENOSPC, 'No space left on device', a[0])\n"
-        "qa.segments.write_segment_vectors = full\n"
+        "qa.index.local.segments.write_segment_vectors = full\n"
         "from qa.cli import main\n"
         f"sys.argv = ['citeqa', 'index', {str(seed_copy)!r}, '--index', {str(index)!r}, '-q']\n"
         "main()\n"
@@ -428,7 +428,7 @@ def test_progress_bars_load_rich_only_when_there_is_progress_to_show():
     """An `ask` on an index that is up to date reports nothing, so it does not import rich's progress bars."""
     code = (
         "import sys\n"
-        "from qa.progress import progress_bars\n"
+        "from qa.present.progress import progress_bars\n"
         "with progress_bars() as report:\n"
         "    pass\n"
         "print('rich.progress' in sys.modules)\n"

@@ -5,7 +5,7 @@ import json
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.duplicates import copy_groups, fingerprint
+from qa.ingest.duplicates import copy_groups, fingerprint
 from tests.conftest import SEEDS
 
 STORY = (SEEDS / "000_7e63e6485bed1ddb.txt").read_text(encoding="utf-8")

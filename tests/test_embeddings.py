@@ -11,7 +11,7 @@ from embeddings.base import model_location
 from embeddings.onnx import OnnxEmbedder, export, pooling_of
 from embeddings.sentence_transformer import SentenceTransformerEmbedder
 from qa.paths import cache_root
-from qa.sentences import split_sentences
+from qa.text.sentences import split_sentences
 from tests.conftest import ROOT, SEEDS
 
 

@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.formats import Unreadable
-from qa.index import IndexDir
-from qa.ingest import SourceFile, decode, looks_binary, parse_article
+from qa.index.local.store import IndexDir
+from qa.ingest.corpus import SourceFile, decode, looks_binary, parse_article
+from qa.ingest.formats import Unreadable
 from qa.pipeline import Assistant
-from qa.sentences import MAX_SENTENCE_CHARS
+from qa.text.sentences import MAX_SENTENCE_CHARS
 from tests.conftest import ROOT, SEEDS
 
 QUESTION = "Who did Unification Minister Lee In-young meet?"
@@ -179,10 +179,10 @@ def test_disk_full_keeps_the_previous_index_answering(fault_matrix, tmp_path, se
             result = citeqa("index", str(seed_copy), "--index", str(index), "-q")
         else:
             code = (
-                "import errno, sys, qa.segments\n"
+                "import errno, sys, qa.index.local.segments\n"
                 "def full(*a, **k):\n"
                 "    raise OSError(errno.ENOSPC, 'No space left on device', str(a[0]))\n"
-                "qa.segments.write_segment_vectors = full\n"
+                "qa.index.local.segments.write_segment_vectors = full\n"
                 "from qa.cli import main\n"
                 f"sys.argv = ['citeqa', 'index', {str(seed_copy)!r}, '--index', {str(index)!r}, '-q']\n"
                 "main()\n"
@@ -538,12 +538,12 @@ def test_one_poisoned_file_is_one_skipped_file(fault_matrix, tmp_path, seed_copy
 
 
 def test_any_parser_failure_skips_the_file_with_its_reason(fault_matrix, tmp_path, monkeypatch):
-    import qa.formats
+    import qa.ingest.formats
 
     def broken(data: bytes):
         raise MemoryError("lxml ran out of room")
 
-    monkeypatch.setattr(qa.formats, "extract_html", broken)
+    monkeypatch.setattr(qa.ingest.formats, "extract_html", broken)
     path = tmp_path / "page.html"
     path.write_bytes(b"<html><body><p>Text.</p></body></html>")
     with pytest.raises(Unreadable, match=r"could not be read \(MemoryError: lxml ran out of room\)"):
@@ -555,7 +555,7 @@ def test_copy_detection_grows_linearly_with_near_identical_articles(fault_matrix
     """1,800 identical tiny files took 3.8 GB (every pair of an LSH bucket); now the peak grows with the count."""
     import tracemalloc
 
-    from qa.duplicates import copy_groups, fingerprint
+    from qa.ingest.duplicates import copy_groups, fingerprint
 
     one = fingerprint("The council said the road would close on Monday for repairs to the bridge.")
     peaks = {}
@@ -571,7 +571,7 @@ def test_copy_detection_grows_linearly_with_near_identical_articles(fault_matrix
 
 
 def test_names_stay_on_their_line_and_spans_never_come_from_control_sequences(fault_matrix, tmp_path, capsys):
-    from qa.mentions import find_mentions
+    from qa.text.mentions import find_mentions
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

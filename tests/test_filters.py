@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 
 from qa.errors import UsageError
-from qa.filters import Filter, make_filter, parse_day, split_inline
-from qa.storage import ArticleRow
+from qa.index.seam import ArticleRow
+from qa.retrieve.filters import Filter, make_filter, parse_day, split_inline
 
 
 def _row(article_id: str, day: str | None, source: str | None = None) -> ArticleRow:

@@ -1,6 +1,7 @@
 import numpy as np
 
-from qa.retrieve import fuse, minmax, rank_positions, top_rows
+from qa.index.local.bm25 import top_rows
+from qa.retrieve.retriever import fuse, minmax, rank_positions
 
 
 def test_minmax_handles_ties_and_empty():

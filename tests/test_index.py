@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
-import qa.segments
+import qa.index.local.segments
 from qa.errors import CiteqaError, IndexUnusableError
-from qa.generations import Generations
-from qa.index import IndexDir, IndexParams
-from qa.ingest import SkippedFile
+from qa.index.local.generations import Generations
+from qa.index.local.store import IndexDir, IndexParams
+from qa.ingest.corpus import SkippedFile
 from tests.conftest import ROOT
 from tests.fakes import HashingEmbedder
 
@@ -137,7 +137,7 @@ def test_interrupted_write_leaves_previous_index_usable(tmp_path, seed_copy, mon
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # as if Ctrl+C arrived while the new generation was being written
 
-    monkeypatch.setattr(qa.segments, "write_segment_vectors", crash)
+    monkeypatch.setattr(qa.index.local.segments, "write_segment_vectors", crash)
     with pytest.raises(KeyboardInterrupt):
         _build(index_dir, seed_copy)
     monkeypatch.undo()
@@ -161,7 +161,7 @@ def test_killed_writer_leaves_previous_index_usable(tmp_path, seed_copy):
         import time, sys
         sys.path[:0] = [{str(ROOT)!r}]
         from pathlib import Path
-        from qa.index import IndexDir, IndexParams
+        from qa.index.local.store import IndexDir, IndexParams
         from tests.fakes import HashingEmbedder
         class Slow(HashingEmbedder):
             def encode(self, texts, progress=None):
@@ -266,7 +266,7 @@ def test_readers_never_fail_while_a_writer_rebuilds(tmp_path, seed_copy):
         import sys
         sys.path[:0] = [{str(ROOT)!r}]
         from pathlib import Path
-        from qa.index import IndexDir, IndexParams
+        from qa.index.local.store import IndexDir, IndexParams
         from tests.fakes import HashingEmbedder
         for _ in range(15):
             IndexDir(Path({str(index_dir)!r})).update(
@@ -340,7 +340,7 @@ def test_a_full_disk_leaves_no_partial_generation(tmp_path, seed_copy, monkeypat
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(qa.segments, "write_segment_vectors", full)
+    monkeypatch.setattr(qa.index.local.segments, "write_segment_vectors", full)
     with pytest.raises(OSError, match="No space left"):
         _build(index_dir, seed_copy)
     assert sorted(p.name for p in index_dir.iterdir() if p.is_dir()) == [generation.name]

@@ -4,8 +4,8 @@ import sys
 import pytest
 
 from qa.errors import UsageError
-from qa.ingest import decode, parse_article, parse_date, scan_corpus, shown_path
-from qa.sentences import MAX_SENTENCE_CHARS
+from qa.ingest.corpus import decode, parse_article, parse_date, scan_corpus, shown_path
+from qa.text.sentences import MAX_SENTENCE_CHARS
 from tests.conftest import SEEDS
 
 
@@ -206,7 +206,7 @@ def test_a_saved_web_page_gives_its_article_and_metadata_not_its_furniture(tmp_p
 
 
 def test_a_page_without_an_article_is_skipped_with_a_reason(tmp_path):
-    from qa.formats import Unreadable
+    from qa.ingest.formats import Unreadable
 
     (tmp_path / "menu.html").write_text("<html><body><nav><a href='/'>Home</a></nav></body></html>")
     (source,) = scan_corpus(tmp_path).sources
@@ -215,7 +215,7 @@ def test_a_page_without_an_article_is_skipped_with_a_reason(tmp_path):
 
 
 def test_a_text_pdf_gives_pages_without_running_headers_and_joins_hyphenation(tmp_path):
-    from qa.formats import page_of
+    from qa.ingest.formats import page_of
     from tests.pdfs import text_pdf
 
     pages = [
@@ -242,7 +242,7 @@ def test_a_text_pdf_gives_pages_without_running_headers_and_joins_hyphenation(tm
 
 
 def test_a_pdf_without_a_text_layer_is_skipped_with_a_reason(tmp_path):
-    from qa.formats import Unreadable
+    from qa.ingest.formats import Unreadable
     from tests.pdfs import text_pdf
 
     (tmp_path / "scan.pdf").write_bytes(text_pdf([[], []]))

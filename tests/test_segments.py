@@ -1,4 +1,4 @@
-"""Segments (qa.segments): an update writes one new segment and a catalog, deleted and changed articles are
+"""Segments (qa.index.local.segments): an update writes one new segment and a catalog, deleted and changed articles are
 never answered, merges keep answers identical. Mechanics with the tiny hashing embedder; answers with the
 real model on the seeds."""
 
@@ -10,10 +10,10 @@ import shutil
 import numpy as np
 import pytest
 
-from qa.index import IndexDir
+from qa.index.local.segments import MergePolicy, SegmentInfo
+from qa.index.local.store import IndexDir
+from qa.index.seam import IndexParams
 from qa.pipeline import Assistant
-from qa.segments import MergePolicy, SegmentInfo
-from qa.storage import IndexParams
 from tests.conftest import SEEDS
 from tests.fakes import HashingEmbedder
 from tests.test_faults import write_extra_articles

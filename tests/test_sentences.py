@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.sentences import normalise_space, paragraph_spans, split_sentences
+from qa.text.sentences import normalise_space, paragraph_spans, split_sentences
 from tests.conftest import SEEDS
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qa.errors import UsageError
-from qa.followup import Turn, is_follow_up, mixed_vector, previous_turn, source_boost
+from qa.retrieve.followup import Turn, is_follow_up, mixed_vector, previous_turn, source_boost
 from qa.settings import Settings
 
 

@@ -30,7 +30,7 @@ def _location(backend: str, root: Path) -> str:
 
 def observe(assistant) -> dict:
     """What a backend holds and answers, in a form two backends can be compared in."""
-    from qa.lexical import terms
+    from qa.text.lexical import terms
 
     index = assistant.index
     probe = sorted(set(terms(PROBE_TERMS)))
@@ -55,8 +55,8 @@ def observe(assistant) -> dict:
 
 def run_history(backend: str, root: Path) -> list[tuple[str, dict, object]]:
     """The corpus history applied through the seam; (step, observation, update report) after each step."""
-    from qa.filters import make_filter
     from qa.pipeline import Assistant
+    from qa.retrieve.filters import make_filter
 
     corpus = root / "corpus"
     corpus.mkdir()
@@ -164,14 +164,14 @@ def test_a_file_found_unreadable_is_not_read_again_and_a_no_op_update_loads_no_m
         pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
     import warnings
 
-    import qa.update
-    from qa.ingest import SkippedFile
+    import qa.index.update
+    from qa.ingest.corpus import SkippedFile
     from qa.pipeline import Assistant
 
     (seed_copy / "menu.html").write_text("<html><body><nav><a href='/'>Home</a></nav></body></html>")
     parsed: list[str] = []
-    real = qa.update.parse_article
-    monkeypatch.setattr(qa.update, "parse_article", lambda source: parsed.append(source.id) or real(source))
+    real = qa.index.update.parse_article
+    monkeypatch.setattr(qa.index.update, "parse_article", lambda source: parsed.append(source.id) or real(source))
     location = _location(backend, tmp_path)
     with warnings.catch_warnings(record=True) as first:
         warnings.simplefilter("always")

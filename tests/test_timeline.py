@@ -1,8 +1,8 @@
 """Time in answers: cited articles of different dates that disagree are given latest first, "as of" their date."""
 
-from qa.answer import Citation
-from qa.questions import analyse_question
-from qa.timeline import compose, disagree, latest_first
+from qa.answer.result import Citation
+from qa.answer.timeline import compose, disagree, latest_first
+from qa.text.questions import analyse_question
 
 
 def _cite(n: int, day: str | None, sentence: str) -> Citation:

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from qa.answer import NOT_ANSWERED
+from qa.answer.result import NOT_ANSWERED
 from qa.pipeline import Assistant
-from qa.render import lead_line
+from qa.present.render import lead_line
 from tui.app import CiteqaApp
 from tui.commands import ChatCommands
 from tui.screens.article import ArticleScreen

@@ -1,5 +1,5 @@
-"""Sentence vectors above the size threshold (qa.vectors): an HNSW graph in the first segment, shared between
-generations, later segments searched exactly, tombstones for removed sentences, and merges; all with the real
+"""Sentence vectors above the size threshold (qa.index.local.vectors): an HNSW graph in the first segment, shared
+between generations, later segments searched exactly, tombstones for removed sentences, and merges; all with the real
 model on real text."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.index import IndexDir
+from qa.index.local.store import IndexDir
+from qa.index.local.vectors import ANN_THRESHOLD, GRAPH_FILE, ann_wanted
 from qa.pipeline import Assistant
-from qa.vectors import ANN_THRESHOLD, GRAPH_FILE, ann_wanted
 from tests.conftest import ROOT, SEEDS
 from tests.test_faults import write_extra_articles
 
@@ -171,7 +171,7 @@ def test_damaged_vector_files_give_one_clear_error(seed_copy, tmp_path, monkeypa
     """The graph missing or truncated, or a segment's vectors cut short: opening says the index is damaged
     and how to rebuild, never a traceback."""
     from qa.errors import IndexUnusableError
-    from qa.vectors import MATRIX_FILE
+    from qa.index.local.vectors import MATRIX_FILE
 
     monkeypatch.setenv("CITEQA_ANN", "always")
     Assistant(corpus=seed_copy, index_dir=tmp_path / "index").ensure_index()

@@ -7,10 +7,10 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from qa.retrieve import MODES
+from qa.retrieve.retriever import MODES
 from tui.screens.chat import ChatScreen
 
-# The filter tokens a question may carry (qa.filters.split_inline), offered in the palette.
+# The filter tokens a question may carry (qa.retrieve.filters.split_inline), offered in the palette.
 FILTER_FIELDS = {
     "since": "Answer only from articles dated on or after a day: since:2020-01-15, since:2020-01 or since:2020",
     "until": "Answer only from articles dated on or before a day: until:2020-06-30, until:2020-06 or until:2020",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qa.answer import Answer
-from qa.terminal import printable, printable_line
+from qa.answer.result import Answer
+from qa.present.terminal import printable, printable_line
 
 
 def conversation_markdown(answers: Sequence[Answer], corpus: str) -> str:

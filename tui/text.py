@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from qa.terminal import printable, printable_line
+from qa.present.terminal import printable, printable_line
 
 
 def literal(text: str, style: str = "") -> Text:

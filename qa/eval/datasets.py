@@ -108,7 +108,7 @@ def _require(record: dict, key: str, kind: type | tuple[type, ...], where: str):
 
 def _question(record: dict, key: str, where: str) -> str:
     """A question that `citeqa ask` would accept: checked here, so a bad one is named before any run."""
-    from qa.questions import validate_question
+    from qa.text.questions import validate_question
 
     try:
         return validate_question(_require(record, key, str, where))

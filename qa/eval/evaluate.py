@@ -20,12 +20,12 @@ from qa.eval.metrics import (
     span_f1,
     unique_in_order,
 )
-from qa.filters import Filter
+from qa.index.seam import IndexReader, Progress, no_progress
 from qa.paths import cache_root
 from qa.pipeline import Assistant
-from qa.questions import KINDS
+from qa.retrieve.filters import Filter
 from qa.settings import DEFAULT_SETTINGS, Settings
-from qa.storage import IndexReader, Progress, no_progress
+from qa.text.questions import KINDS
 
 DEFAULT_KS = (1, 3, 5, 10)
 # Passages fetched per question: enough that overlapping chunks still cover ten distinct articles
@@ -114,7 +114,7 @@ def evaluate_question(
     assistant: Assistant, item: EvalQuestion, mode: str, only: Filter | None = None
 ) -> QuestionResult:
     answer = assistant.ask(item.question, k=PASSAGE_DEPTH, mode=mode, only=only)
-    # A passage stands for every copy of its story (qa.duplicates): the copies are cited as "also in".
+    # A passage stands for every copy of its story (qa.ingest.duplicates): the copies are cited as "also in".
     shown = [p.chunk.article_id for p in answer.passages]
     ranked = unique_in_order([a for article in shown for a in (article, *copy_ids(assistant.index, article))])
     cited = [c.sentence for c in answer.citations]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from qa.eval.evaluate import EvalRun
-from qa.questions import KINDS
-from qa.terminal import printable_line
+from qa.present.terminal import printable_line
+from qa.text.questions import KINDS
 
 _ORDER = ("recall@", "mrr@10", "ndcg@10", "hit@1", "hit@3", "span_", "abstain_", "embed_", "search_", "answer_")
 

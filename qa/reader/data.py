@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.reader.encoding import join_context
-from qa.sentences import split_sentences
+from qa.text.sentences import split_sentences
 
 SAME_PARAGRAPH_NEGATIVES = 3
 OTHER_PARAGRAPH_NEGATIVES = 1

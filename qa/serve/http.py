@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import CiteqaError, IndexUnusableError, UsageError
-from qa.questions import MAX_QUESTION_CHARS
 from qa.serve.service import MAX_FILTER_VALUES, MAX_PAGE, AskRequest, IndexBuilding, NotFound, Service
+from qa.text.questions import MAX_QUESTION_CHARS
 
 MAX_BODY_BYTES = 64 * 1024
 RETRY_AFTER_S = 5

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from qa.errors import CiteqaError
-from qa.questions import MAX_QUESTION_CHARS
 from qa.serve.service import MAX_PAGE, AskRequest, Service
+from qa.text.questions import MAX_QUESTION_CHARS
 
 INSTRUCTIONS = (
     "Answers questions from a local folder of articles with the articles' own sentences, each cited with its "

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from qa.errors import CiteqaError, UsageError
-from qa.filters import make_filter
-from qa.questions import validate_question
-from qa.render import answer_to_dict, passage_dicts
+from qa.present.render import answer_to_dict, passage_dicts
+from qa.retrieve.filters import make_filter
 from qa.settings import SERVE_WORKERS, Settings, validate_mode
+from qa.text.questions import validate_question
 
 ARTICLE_FIELDS = ("id", "date", "source", "author", "title", "url", "path")
 MAX_PAGE = 500
@@ -135,9 +135,7 @@ class Service:
     def _keep_in_step(self) -> None:
         self._update()
         if self.watch and not self._stop.is_set():
-            from qa.watch import watch_corpus
-
-            watch_corpus(self.writer.corpus, self._update, stop=self._stop, catch_up=True)
+            self.writer.watch(self._update, stop=self._stop, catch_up=True)
 
     def _update(self) -> None:
         self.state.updating = True

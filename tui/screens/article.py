@@ -9,8 +9,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from qa.answer import Citation
-from qa.sentences import paragraph_spans
+from qa.answer.result import Citation
+from qa.text.sentences import paragraph_spans
 from tui.text import highlighted, literal, literal_line
 
 

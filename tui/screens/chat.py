@@ -21,16 +21,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, ProgressBar
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from qa.answer import Answer
+from qa.answer.result import Answer
 from qa.errors import CiteqaError, UsageError, first_line
-from qa.filters import Filter, split_inline
-from qa.followup import Turn
 from qa.pipeline import Assistant
-from qa.progress import STAGE_LABELS
-from qa.questions import validate_question
-from qa.render import answer_to_text
-from qa.retrieve import MODES
-from qa.watch import watch_corpus
+from qa.present.progress import STAGE_LABELS
+from qa.present.render import answer_to_text
+from qa.retrieve.filters import Filter, split_inline
+from qa.retrieve.followup import Turn
+from qa.retrieve.retriever import MODES
+from qa.text.questions import validate_question
 from tui.export import conversation_markdown
 from tui.screens.article import ArticleScreen
 from tui.widgets.citation_keys import CitationChosen
@@ -136,7 +135,7 @@ class ChatScreen(Screen):
     def watch_folder(self) -> None:
         """Post CorpusChanged after every burst of changes to the corpus, until the screen goes away."""
         # no catch-up call: prepare() reads the folder as the watcher starts
-        watch_corpus(self.assistant.corpus, self._post_change, self._stop_watching, catch_up=False)
+        self.assistant.watch(self._post_change, self._stop_watching, catch_up=False)
 
     def _post_change(self) -> None:
         self.post_message(self.CorpusChanged())

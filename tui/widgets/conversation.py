@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from qa.answer import Answer
+from qa.answer.result import Answer
 from tui.text import literal
 from tui.widgets.citation_keys import CITATION_BINDINGS, CitationKeysMixin
 

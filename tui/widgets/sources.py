@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from qa.answer import Answer, Citation
+from qa.answer.result import Answer, Citation
 from tui.text import highlighted, literal_line
 from tui.widgets.citation_keys import CITATION_BINDINGS, CitationChosen, CitationKeysMixin
 

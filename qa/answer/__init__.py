@@ -1,0 +1,2 @@
+"""Passages to a cited answer, or an abstention: candidates, choosing (features and the reader), spans, time, the
+result."""
