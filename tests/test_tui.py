@@ -184,8 +184,9 @@ async def test_empty_corpus_is_a_message_not_a_crash(tmp_path):
     corpus.mkdir()
     app = CiteqaApp(Assistant(corpus=corpus, index_dir=tmp_path / "idx"), export_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.chat.failure is not None)
-        assert "no readable articles" in app.query_one(ConversationView).views[0].render().plain
+        await wait_for(pilot, lambda: app.chat.failure is not None and app.query_one(ConversationView).views)
+        view = app.query_one(ConversationView).views[0]
+        await wait_for(pilot, lambda: "no readable articles" in view.render().plain)  # once the view has painted
         app.query_one(QuestionInput).value = "Anything?"
         await pilot.press("enter")  # the reply is posted by the chat, not by the key press: wait for it
         await wait_for(pilot, lambda: "Cannot answer" in app.query_one(ConversationView).views[-1].render().plain)

@@ -1,7 +1,7 @@
 """citeqa chat: a conversation with the articles; every answer's citations can be verified in place.
 
 The app routes screens (the chat, an article, help) and offers the chat's commands in the palette; the chat
-screen owns the conversation and its workers (tui/screens/chat.py).
+screen routes between its widgets, which own their workers (tui/screens/chat.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tui.commands import ChatCommands
 from tui.screens.chat import ChatScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.citation_keys import CITATION_BINDINGS
-from tui.widgets.question_input import QuestionInput
+from tui.widgets.index_panel import IndexPanel
 
 
 class CiteqaApp(App[None]):
@@ -50,11 +50,25 @@ class CiteqaApp(App[None]):
         self.first_paint_s = time.perf_counter() - self.started_at
 
     def action_help(self) -> None:
-        bindings = [*QuestionInput.BINDINGS, CITATION_BINDINGS[0], *ChatScreen.BINDINGS, *self.BINDINGS]
-        keys = [(self.get_key_display(b), b.description) for b in bindings if b.description]
+        """citeqa's keys that work where the focus is (the focused widget's bindings, then its screen's and the
+        app's, as Textual resolves them; Textual's own editing keys left out), then the citation keys of the
+        conversation and sources panes."""
+        chain = [*(self.screen.focused.ancestors_with_self if self.screen.focused else (self.screen, self))]
+        ours = {
+            (b.action, b.description)
+            for node in chain
+            for cls in type(node).__mro__
+            if cls.__module__.startswith("tui.")
+            for b in cls.__dict__.get("BINDINGS", ())
+            if isinstance(b, Binding)
+        }
+        active = [a.binding for a in self.screen.active_bindings.values()]
+        bindings = [b for b in active if (b.action, b.description) in ours]
+        bindings += [b for b in CITATION_BINDINGS[:1] if b.key not in {x.key for x in bindings}]
+        keys = list(dict.fromkeys((self.get_key_display(b), b.description) for b in bindings if b.description))
         keys.append((self.get_key_display(Binding(self.COMMAND_PALETTE_BINDING, "")), "Command palette"))
         self.push_screen(HelpScreen(keys))
 
     def action_quit(self) -> None:
-        self.chat.workers.cancel_group(self.chat, "prepare")
+        self.chat.query_one(IndexPanel).cancel()
         self.exit()

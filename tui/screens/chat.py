@@ -1,9 +1,10 @@
 """The chat screen: the conversation, its sources, the question box and the status line.
 
-It owns its workers: indexing and model loading, and answering, run in threads and report back with messages
-(`IndexProgress`, `IndexReady`, `IndexFailed`, `AnswerReady`, `AnswerFailed`, and `CorpusChanged` from the
-folder watcher) that the screen handles on the event loop, so nothing waits for them. Quitting cancels an
-indexing run between batches; the index write is atomic.
+The screen routes. The widgets that start work own their workers and report with dataclass messages (elia's
+idiom): the index panel checks, builds or refreshes the index and loads the model (`IndexPanel.Progress`,
+`Ready`, `Failed`); the conversation answers (`ConversationView.Answered`, `AnswerFailed`); the folder watcher
+posts `CorpusChanged`. The screen keeps what the questions are asked with as one frozen `ChatScope` (mode and
+filter), replaced whole. Quitting cancels an indexing run between batches; the index write is atomic.
 """
 
 from __future__ import annotations
@@ -18,22 +19,21 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, ProgressBar
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.widgets import Footer, Input
 
 from qa.answer.result import Answer
-from qa.errors import CiteqaError, UsageError, first_line
+from qa.errors import UsageError
 from qa.pipeline import Assistant
-from qa.present.progress import STAGE_LABELS
 from qa.present.render import answer_to_text
 from qa.retrieve.filters import Filter, split_inline
 from qa.retrieve.followup import Turn
-from qa.retrieve.retriever import MODES
 from qa.text.questions import validate_question
 from tui.export import conversation_markdown
+from tui.scope import ChatScope
 from tui.screens.article import ArticleScreen
 from tui.widgets.citation_keys import CitationChosen
 from tui.widgets.conversation import ConversationView, Exchange, ExchangeView
+from tui.widgets.index_panel import IndexPanel
 from tui.widgets.question_input import QuestionInput
 from tui.widgets.sources import SourcesPane
 from tui.widgets.status import StatusLine
@@ -42,54 +42,24 @@ HISTORY_TURNS = 3
 NARROW_WIDTH = 100
 
 
-class IndexingCancelled(Exception):
-    """Raised from the progress callback when the app is quitting mid-index."""
-
-
 class ChatScreen(Screen):
     BINDINGS = [
         Binding("ctrl+r", "reindex", "Re-index"),
         Binding("ctrl+t", "cycle_mode", "Mode"),
         Binding("ctrl+l", "clear", "Clear"),
-        Binding("ctrl+e", "export", "Export"),
+        Binding("ctrl+e", "export", "Export", priority=True),  # over the question box's "go to end"
         Binding("ctrl+y", "copy_answer", "Copy"),
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
-    class IndexProgress(Message):
-        def __init__(self, stage: str, done: int, total: int) -> None:
-            super().__init__()
-            self.stage, self.done, self.total = stage, done, total
-
-    class IndexReady(Message):
-        def __init__(self, info: dict) -> None:
-            super().__init__()
-            self.info = info
-
-    class IndexFailed(Message):
-        def __init__(self, reason: str) -> None:
-            super().__init__()
-            self.reason = reason
-
-    class AnswerReady(Message):
-        def __init__(self, view: ExchangeView, answer: Answer) -> None:
-            super().__init__()
-            self.view, self.answer = view, answer
-
     class CorpusChanged(Message):
         """Articles were added, changed or removed in the corpus folder while the chat is open."""
-
-    class AnswerFailed(Message):
-        def __init__(self, view: ExchangeView, reason: str) -> None:
-            super().__init__()
-            self.view, self.reason = view, reason
 
     def __init__(self, assistant: Assistant, export_dir: Path) -> None:
         super().__init__()
         self.assistant = assistant
         self.export_dir = export_dir
-        self.mode = assistant.settings.mode
-        self.only: Filter | None = None  # set by since:/until:/source:/article: tokens in a question
+        self.scope = ChatScope(assistant.settings.mode)  # the filter: since:/until:/source:/article: tokens
         self.is_ready = False
         self.reindex_requested = False
         self.failure: str | None = None
@@ -104,9 +74,7 @@ class ChatScreen(Screen):
         with Horizontal(id="panes"):
             yield ConversationView(id="conversation")
             yield SourcesPane(id="sources")
-        with Horizontal(id="loading"):
-            yield Label("Starting…", id="loading-label")
-            yield ProgressBar(id="progress", show_eta=False)
+        yield IndexPanel(id="loading")
         yield QuestionInput(id="question")
         yield StatusLine(id="status")
         yield Footer()
@@ -116,7 +84,7 @@ class ChatScreen(Screen):
         self.query_one("#sources").border_title = "Sources"
         status = self.query_one(StatusLine)
         status.corpus = self.assistant.corpus.name
-        status.mode = self.mode
+        status.mode = self.scope.mode
         self._show_sources(None)
         self.query_one(QuestionInput).focus()
         self.prepare()
@@ -126,9 +94,18 @@ class ChatScreen(Screen):
         self._stop_watching.set()
 
     @property
+    def mode(self) -> str:
+        return self.scope.mode
+
+    @property
     def indexing(self) -> bool:
-        """An indexing (or model loading) worker is running."""
-        return any(w.group == "prepare" and w.is_running for w in self.workers)
+        """The index panel is indexing (or loading the model)."""
+        return self.query_one(IndexPanel).indexing
+
+    def prepare(self, refresh: bool = False) -> None:
+        """Check (or with `refresh`, re-read) the corpus, index what changed and load the model, on the panel's
+        worker."""
+        self.query_one(IndexPanel).prepare(self.assistant, refresh)
 
     # -- live refresh (thread worker) -----------------------------------------------------------------
     @work(thread=True, group="watch")
@@ -152,57 +129,15 @@ class ChatScreen(Screen):
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_WIDTH, "narrow")
 
-    # -- indexing and model loading (thread worker) ---------------------------------------------------
-    @work(thread=True, exclusive=True, group="prepare")
-    def prepare(self, refresh: bool = False) -> None:
-        """Check (or with `refresh`, re-read and hash) the corpus, index what changed, load the model."""
-        worker = get_current_worker()
+    # -- indexing and model loading (the index panel's worker) --------------------------------------------
+    @on(IndexPanel.Progress)
+    def _show_progress(self, message: IndexPanel.Progress) -> None:
+        self.query_one(StatusLine).state = message.label.lower()
 
-        def progress(stage: str, done: int, total: int) -> None:
-            if worker.is_cancelled:
-                raise IndexingCancelled
-            self.post_message(self.IndexProgress(stage, done, total))
-
-        try:
-            if refresh:
-                self.assistant.update_index(progress)
-            else:
-                self.assistant.ensure_index(progress)
-            self.post_message(self.IndexProgress("loading model", 0, 0))
-            self.assistant.load_model()  # now, not on the first question
-            info = self.assistant.info()
-        except IndexingCancelled:
-            return
-        except CiteqaError as exc:
-            self.post_message(self.IndexFailed(str(exc)))
-            return
-        except Exception as exc:  # shown in the UI, never as a traceback
-            self.post_message(self.IndexFailed(f"{type(exc).__name__}: {first_line(exc)}"))
-            return
-        self.post_message(self.IndexReady(info))
-
-    @on(Worker.StateChanged)
-    def _prepared(self, event: Worker.StateChanged) -> None:
-        """A re-index asked for while indexing was under way starts once that run has finished."""
-        cancelled = event.state == WorkerState.CANCELLED  # the app is quitting
-        if event.worker.group == "prepare" and event.worker.is_finished and self.reindex_requested and not cancelled:
-            self.reindex_requested = False
-            self.action_reindex()
-
-    @on(IndexProgress)
-    def _show_progress(self, message: IndexProgress) -> None:
-        self.query_one("#loading").remove_class("-hidden")
-        label = STAGE_LABELS.get(message.stage, message.stage.capitalize())
-        total = message.total
-        self.query_one("#loading-label", Label).update(f"{label} {message.done}/{total}" if total else f"{label}…")
-        self.query_one(ProgressBar).update(total=total or None, progress=message.done)
-        self.query_one(StatusLine).state = label.lower()
-
-    @on(IndexReady)
-    def _index_ready(self, message: IndexReady) -> None:
+    @on(IndexPanel.Ready)
+    def _index_ready(self, message: IndexPanel.Ready) -> None:
         self.is_ready, self.failure = True, None
         self.ready_s = time.perf_counter() - self.started_at
-        self.query_one("#loading").add_class("-hidden")
         status = self.query_one(StatusLine)
         status.counts = f"{message.info['articles']} articles · {message.info['chunks']} chunks"
         status.model = message.info["model"]
@@ -210,17 +145,24 @@ class ChatScreen(Screen):
         waiting, self.pending = self.pending, []
         for view in waiting:
             self._start_answer(view)
+        self._reindex_if_asked()
 
-    @on(IndexFailed)
-    def _not_ready(self, message: IndexFailed) -> None:
+    @on(IndexPanel.Failed)
+    def _not_ready(self, message: IndexPanel.Failed) -> None:
         self.is_ready, self.failure = False, message.reason
-        self.query_one("#loading").add_class("-hidden")
         self.query_one(StatusLine).state = "no index"
         conversation = self.query_one(ConversationView)
         conversation.add(Exchange("(citeqa)", note=f"Cannot use this corpus: {message.reason}", failed=True))
         for view in self.pending:
             self._decline(view)
         self.pending = []
+        self._reindex_if_asked()
+
+    def _reindex_if_asked(self) -> None:
+        """A re-index asked for while indexing was under way starts once that run has finished."""
+        if self.reindex_requested:
+            self.reindex_requested = False
+            self.call_after_refresh(self.action_reindex)
 
     # -- asking ---------------------------------------------------------------------------------------
     @on(Input.Submitted, "#question")
@@ -254,35 +196,17 @@ class ChatScreen(Screen):
         view.show_note(f"Cannot answer: {self.failure}", failed=True)
 
     def _start_answer(self, view: ExchangeView) -> None:
-        view.show_note("Thinking…")
-        self.answer(view, tuple(self.turns[-HISTORY_TURNS:]), self.mode, self.only)
+        conversation = self.query_one(ConversationView)
+        conversation.start_answer(view, self.assistant, tuple(self.turns[-HISTORY_TURNS:]), self.scope)
 
-    @work(thread=True, group="answer")
-    def answer(self, view: ExchangeView, history: tuple[Turn, ...], mode: str, only: Filter | None) -> None:
-        try:
-            result = self.assistant.ask(view.exchange.question, mode=mode, history=history, only=only)
-        except CiteqaError as exc:
-            self.post_message(self.AnswerFailed(view, str(exc)))
-            return
-        except Exception as exc:  # shown in the conversation, never as a traceback
-            self.post_message(self.AnswerFailed(view, f"{type(exc).__name__}: {first_line(exc)}"))
-            return
-        self.post_message(self.AnswerReady(view, result))
-
-    @on(AnswerReady)
-    def _answered(self, message: AnswerReady) -> None:
+    @on(ConversationView.Answered)
+    def _answered(self, message: ConversationView.Answered) -> None:
         view, answer = message.view, message.answer
-        view.exchange.answer = answer
-        view.refresh_exchange()
         if answer.answered:
             self.turns.append(Turn(answer.question, tuple(dict.fromkeys(c.article_id for c in answer.citations))))
         self.query_one(StatusLine).last_answer_ms = sum(answer.timings.values())
         if self.query_one(ConversationView).selected is view:
             self._show_sources(answer)
-
-    @on(AnswerFailed)
-    def _answer_failed(self, message: AnswerFailed) -> None:
-        message.view.show_note(f"Error: {message.reason}", failed=True)
 
     # -- sources and verification ---------------------------------------------------------------------
     @on(ConversationView.SelectionChanged)
@@ -317,7 +241,7 @@ class ChatScreen(Screen):
 
     # -- actions (keys and the command palette) -------------------------------------------------------
     def action_reindex(self) -> None:
-        if any(w.group == "answer" and w.is_running for w in self.workers):
+        if self.query_one(ConversationView).answering:
             self.notify("Wait for the current answer, then re-index.", severity="warning", markup=False)
             return
         if self.indexing:
@@ -331,8 +255,8 @@ class ChatScreen(Screen):
 
     def set_filter(self, only: Filter | None) -> None:
         """Answer only from the articles `only` allows (None: from all), shown as chips in the status line."""
-        self.only = only if only is not None and only.active else None
-        chips = " ".join(self.only.chips()) if self.only else ""
+        self.scope = self.scope.with_filter(only)
+        chips = self.scope.chips
         self.query_one(StatusLine).filters = chips
         self.notify(f"Answering only from {chips}" if chips else "Answering from every article", markup=False)
 
@@ -345,12 +269,15 @@ class ChatScreen(Screen):
         box.focus()
 
     def set_mode(self, mode: str) -> None:
-        self.mode = mode
-        self.query_one(StatusLine).mode = mode
-        self.notify(f"Retrieval mode: {mode}", markup=False)
+        self._replace_scope(self.scope.with_mode(mode))
 
     def action_cycle_mode(self) -> None:
-        self.set_mode(MODES[(MODES.index(self.mode) + 1) % len(MODES)])
+        self._replace_scope(self.scope.next_mode())
+
+    def _replace_scope(self, scope: ChatScope) -> None:
+        self.scope = scope
+        self.query_one(StatusLine).mode = scope.mode
+        self.notify(f"Retrieval mode: {scope.mode}", markup=False)
 
     def action_clear(self) -> None:
         self.turns.clear()

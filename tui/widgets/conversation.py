@@ -1,16 +1,22 @@
-"""The conversation pane: questions and answers, newest at the bottom; one answer is selected at a time."""
+"""The conversation pane: questions and answers, newest at the bottom; one answer is selected at a time. It
+answers the questions asked in it on its own worker and reports each outcome with a message (elia's idiom)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import on, work
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
 from qa.answer.result import Answer
+from qa.errors import CiteqaError, first_line
+from qa.pipeline import Assistant
+from qa.retrieve.followup import Turn
+from tui.scope import ChatScope
 from tui.text import literal
 from tui.widgets.citation_keys import CITATION_BINDINGS, CitationKeysMixin
 
@@ -48,10 +54,9 @@ def answer_text(exchange: Exchange) -> Text:
 class ExchangeView(Static):
     """One exchange; clicking it selects it (its sources show in the sources pane)."""
 
+    @dataclass
     class Selected(Message):
-        def __init__(self, view: ExchangeView) -> None:
-            super().__init__()
-            self.view = view
+        view: ExchangeView
 
     def __init__(self, exchange: Exchange) -> None:
         super().__init__(classes="exchange")
@@ -83,10 +88,19 @@ class ConversationView(CitationKeysMixin, VerticalScroll, can_focus=True):
         *CITATION_BINDINGS,
     ]
 
+    @dataclass
     class SelectionChanged(Message):
-        def __init__(self, exchange: Exchange | None) -> None:
-            super().__init__()
-            self.exchange = exchange
+        exchange: Exchange | None
+
+    @dataclass
+    class Answered(Message):
+        view: ExchangeView
+        answer: Answer
+
+    @dataclass
+    class AnswerFailed(Message):
+        view: ExchangeView
+        reason: str
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -125,3 +139,35 @@ class ConversationView(CitationKeysMixin, VerticalScroll, can_focus=True):
 
     def on_exchange_view_selected(self, message: ExchangeView.Selected) -> None:
         self.choose(message.view)
+
+    # -- answering (thread worker) --------------------------------------------------------------------
+    @property
+    def answering(self) -> bool:
+        return any(w.group == "answer" and w.is_running for w in self.workers)
+
+    def start_answer(
+        self, view: ExchangeView, assistant: Assistant, history: tuple[Turn, ...], scope: ChatScope
+    ) -> None:
+        view.show_note("Thinking…")
+        self.answer(view, assistant, history, scope)
+
+    @work(thread=True, group="answer")
+    def answer(self, view: ExchangeView, assistant: Assistant, history: tuple[Turn, ...], scope: ChatScope) -> None:
+        try:
+            result = assistant.ask(view.exchange.question, mode=scope.mode, history=history, only=scope.only)
+        except CiteqaError as exc:
+            self.post_message(self.AnswerFailed(view, str(exc)))
+            return
+        except Exception as exc:  # shown in the conversation, never as a traceback
+            self.post_message(self.AnswerFailed(view, f"{type(exc).__name__}: {first_line(exc)}"))
+            return
+        self.post_message(self.Answered(view, result))
+
+    @on(Answered)
+    def _show_answer(self, message: Answered) -> None:
+        message.view.exchange.answer = message.answer
+        message.view.refresh_exchange()
+
+    @on(AnswerFailed)
+    def _show_failure(self, message: AnswerFailed) -> None:
+        message.view.show_note(f"Error: {message.reason}", failed=True)
