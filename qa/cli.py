@@ -35,7 +35,7 @@ CorpusOpt = Annotated[
         "--corpus", "-c", help="Folder (or file) of articles: .txt, .md, .html/.htm, .pdf. Default: the bundled seeds."
     ),
 ]
-IndexOpt = Annotated[
+StoreOpt = Annotated[
     str | None,
     typer.Option(
         "--store",
@@ -101,7 +101,7 @@ QuietOpt = Annotated[
 
 def _assistant(
     corpus: Path | None,
-    index: str | None,
+    store: str | None,
     model: str | None,
     precision: str | None,
     mode: str = "hybrid",
@@ -116,7 +116,7 @@ def _assistant(
         raise UsageError(f"unknown precision '{precision}'; choose fp32 or int8")
     settings = Settings(mode=mode, k=k, reader=reader)
     return Assistant(
-        corpus=corpus, index_dir=index, model=model, settings=settings, precision=precision, follow_links=follow_links
+        corpus=corpus, index_dir=store, model=model, settings=settings, precision=precision, follow_links=follow_links
     )
 
 
@@ -155,7 +155,7 @@ def _note(message: str) -> None:
 @app.command()
 def index(
     corpus: Annotated[Path | None, typer.Argument(help="Folder of articles. Default: the bundled seeds.")] = None,
-    index: IndexOpt = None,
+    store: StoreOpt = None,
     model: ModelOpt = None,
     precision: PrecisionOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything, replacing the index.")] = False,
@@ -173,7 +173,7 @@ def index(
     """Index a folder of articles (incremental: only new or changed articles are embedded)."""
     from qa.present.progress import progress_bars
 
-    assistant = _assistant(corpus, index, model, precision, follow_links=follow_links)
+    assistant = _assistant(corpus, store, model, precision, follow_links=follow_links)
     if check:
         started = time.perf_counter()
         counts = assistant.store.check()
@@ -230,7 +230,7 @@ def _watch(assistant, quiet: bool) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain English.")],
     corpus: CorpusOpt = None,
-    index: IndexOpt = None,
+    store: StoreOpt = None,
     model: ModelOpt = None,
     precision: PrecisionOpt = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100, help="Passages to retrieve.")] = 5,
@@ -251,7 +251,7 @@ def ask(
 
     validate_question(question)  # before any indexing work
     only = make_filter(since, until, source or (), article or ())
-    assistant = _ready(_assistant(corpus, index, model, precision, mode, k, reader, follow_links), quiet)
+    assistant = _ready(_assistant(corpus, store, model, precision, mode, k, reader, follow_links), quiet)
     answer = assistant.ask(question, only=only)
     if as_json:
         typer.echo(json_text(answer_to_dict(answer)))
@@ -263,7 +263,7 @@ def ask(
 @app.command()
 def info(
     corpus: CorpusOpt = None,
-    index: IndexOpt = None,
+    store: StoreOpt = None,
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     articles: Annotated[
@@ -271,7 +271,7 @@ def info(
     ] = False,
 ) -> None:
     """Show what is indexed: articles, chunks, sentences, model, index path and size."""
-    assistant = _assistant(corpus, index, model, None)
+    assistant = _assistant(corpus, store, model, None)
     if not assistant.store.exists():
         raise CiteqaError(f"no index yet for {assistant.corpus}; build it with `citeqa index` or just ask")
     if articles:
@@ -321,7 +321,7 @@ def _list_articles(rows, as_json: bool) -> None:
 @app.command()
 def chat(
     corpus: CorpusOpt = None,
-    index: IndexOpt = None,
+    store: StoreOpt = None,
     model: ModelOpt = None,
     precision: PrecisionOpt = None,
     mode: Annotated[str, typer.Option("--mode", help="Retrieval: dense, bm25 or hybrid.")] = "hybrid",
@@ -335,7 +335,7 @@ def chat(
 
     if corpus is not None and not corpus.exists():
         raise UsageError(f"corpus path '{corpus}' does not exist")
-    CiteqaApp(_assistant(corpus, index, model, precision, mode, reader=reader, follow_links=follow_links)).run()
+    CiteqaApp(_assistant(corpus, store, model, precision, mode, reader=reader, follow_links=follow_links)).run()
     # An indexing thread cancelled at quit may still be inside one batch; the index write is atomic, so
     # leave now rather than wait for it.
     sys.stdout.flush()
@@ -372,7 +372,7 @@ ServiceWatchOpt = Annotated[
 ]
 
 
-def _service(corpus, index, model, reader: bool, follow_links: bool, watch: bool, workers: int | None = None):
+def _service(corpus, store, model, reader: bool, follow_links: bool, watch: bool, workers: int | None = None):
     """A started Service, or one line saying which extra to install."""
     try:
         import fastapi  # noqa: F401  (the check that the serve extra is installed)
@@ -384,7 +384,7 @@ def _service(corpus, index, model, reader: bool, follow_links: bool, watch: bool
     if corpus is not None and not corpus.exists():
         raise UsageError(f"corpus path '{corpus}' does not exist")
     settings = Settings(reader=reader)
-    service = Service(corpus, index, model, settings, follow_links=follow_links, watch=watch, workers=workers)
+    service = Service(corpus, store, model, settings, follow_links=follow_links, watch=watch, workers=workers)
     service.start()
     return service
 
@@ -392,7 +392,7 @@ def _service(corpus, index, model, reader: bool, follow_links: bool, watch: bool
 @app.command()
 def serve(
     corpus: CorpusOpt = None,
-    index: IndexOpt = None,
+    store: StoreOpt = None,
     model: ModelOpt = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on; any but loopback needs --token.")] = (
         "127.0.0.1"
@@ -424,7 +424,7 @@ def serve(
     _check_listening(host, port)
     import signal
 
-    service = _service(corpus, index, model, reader, follow_links, watch, workers)
+    service = _service(corpus, store, model, reader, follow_links, watch, workers)
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         import logging
@@ -475,7 +475,7 @@ def _terminated(signum, frame) -> None:
 @app.command()
 def mcp(
     corpus: CorpusOpt = None,
-    index: IndexOpt = None,
+    store: StoreOpt = None,
     model: ModelOpt = None,
     watch: ServiceWatchOpt = True,
     reader: ReaderOpt = True,
@@ -485,7 +485,7 @@ def mcp(
     from qa.serve.mcp import create_server
 
     warnings.simplefilter("ignore")  # stdout is the protocol's; skipped files are listed by `citeqa info`
-    service = _service(corpus, index, model, reader, follow_links, watch)
+    service = _service(corpus, store, model, reader, follow_links, watch)
     try:
         create_server(service).run("stdio")
     finally:
@@ -496,7 +496,7 @@ def mcp(
 def eval_command(
     dataset: Annotated[Path, typer.Argument(help="citeqa .jsonl questions, SQuAD v1.1 .json, or a BEIR folder.")],
     corpus: CorpusOpt = None,
-    index: IndexOpt = None,
+    store: StoreOpt = None,
     model: ModelOpt = None,
     precision: PrecisionOpt = None,
     mode: Annotated[str, typer.Option("--mode", help="dense, bm25, hybrid, or all (side by side).")] = "hybrid",
@@ -538,7 +538,7 @@ def eval_command(
         raise UsageError(f"--fail-under: {dataset.name} cannot measure {', '.join(sorted(unmeasured))}")
     from qa.settings import Settings
 
-    assistant = assistant_for(loaded, corpus, index, model, Settings(reader=reader), precision)
+    assistant = assistant_for(loaded, corpus, store, model, Settings(reader=reader), precision)
     with progress_bars(not quiet) as progress:
         _report_indexing(assistant, assistant.ensure_index(progress), quiet)
         started = time.perf_counter()
