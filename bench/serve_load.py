@@ -1,6 +1,7 @@
 """`citeqa serve` under load: N concurrent clients, a fixed count of asks, while another process changes files.
 
-    .venv/bin/python bench/serve_load.py [--corpus seeds|bbc] [--clients 8] [--requests 400] [--no-changes]
+    .venv/bin/python bench/serve_load.py [--corpus seeds|bbc] [--clients 8] [--requests 400] [--workers 1,2]
+        [--repeats 2] [--no-changes]
 
 Starts a server on a free 127.0.0.1 port over a copy of the corpus (BBC: ../shared/bench/bbc, its index built
 first, outside the timing), waits for its first answer (the startup figure), then sends the requests from N
@@ -25,6 +26,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -53,28 +55,32 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", choices=sorted(CORPORA), default="seeds")
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--max-seconds", type=float, default=300)
-    parser.add_argument("--no-changes", action="store_true", help="no file changes during the run")
-    args = parser.parse_args()
-    source, questions_file = CORPORA[args.corpus]
-    questions = [json.loads(line)["question"] for line in questions_file.read_text().splitlines() if line.strip()]
-    work = Path(tempfile.mkdtemp(prefix="citeqa-serve-load-"))
-    corpus, index = work / "corpus", work / "index"
-    shutil.copytree(source, corpus, ignore=shutil.ignore_patterns("*.jsonl", "*.TXT"))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    subprocess.run([sys.executable, "-m", "qa", "index", str(corpus), "--index", str(index), "-q"], check=True, env=env)
+@dataclass
+class Run:
+    """One server's figures under load."""
+
+    workers: int
+    answered_per_s: float
+    latencies_ms: np.ndarray
+    errors: int
+    updates: int
+    startup_s: float
+    timings: list[dict]
+
+
+def run_server(base: Path, workers: int, questions: list[str], args) -> Run:
+    """A server with `workers` answering threads over the indexed corpus in `base`, under the load; the files
+    the load wrote are removed after it (an index holds its corpus's path, so the runs share one folder, and each
+    server's first update removes the previous run's files)."""
+    corpus, index = base / "corpus", base / "index"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
+    command = [sys.executable, "-m", "qa", "serve", "--corpus", str(corpus), "--store", str(index), "--port", str(port)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "qa", "serve", "--corpus", str(corpus), "--index", str(index), "--port", str(port)],
+        [*command, "--workers", str(workers)],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -87,6 +93,8 @@ def main() -> None:
                         break
                 except httpx.TransportError:
                     pass
+                if server.poll() is not None or time.perf_counter() - started > args.max_seconds:
+                    raise SystemExit(f"the server did not answer (exit status {server.poll()})")
                 time.sleep(0.05)
             startup = time.perf_counter() - started
             updates_before = http.get("/v1/status").json()["updates"]
@@ -126,22 +134,47 @@ def main() -> None:
             changer.terminate()
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
-        shutil.rmtree(work, ignore_errors=True)
-    ms = np.array(latencies) * 1000
+        for written in corpus.glob("load-*.txt"):
+            written.unlink()
     ok = sum(1 for s in statuses if s == 200)
+    return Run(workers, ok / wall, np.array(latencies) * 1000, len(statuses) - ok, updates, startup, timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", choices=sorted(CORPORA), default="seeds")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--max-seconds", type=float, default=300)
+    parser.add_argument("--workers", default="2", help="answering workers to compare, e.g. 1,2 (runs alternate)")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each worker count, alternating")
+    parser.add_argument("--no-changes", action="store_true", help="no file changes during the run")
+    args = parser.parse_args()
+    source, questions_file = CORPORA[args.corpus]
+    questions = [json.loads(line)["question"] for line in questions_file.read_text().splitlines() if line.strip()]
+    base = Path(tempfile.mkdtemp(prefix="citeqa-serve-load-"))
+    shutil.copytree(source, base / "corpus", ignore=shutil.ignore_patterns("*.jsonl", "*.TXT"))
+    index = [sys.executable, "-m", "qa", "index", str(base / "corpus"), "--store", str(base / "index"), "-q"]
+    subprocess.run(index, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    counts = [int(w) for w in args.workers.split(",")]
+    try:
+        runs = [run_server(base, w, questions, args) for _ in range(args.repeats) for w in counts]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
     load = os.getloadavg()[0]
-    print(f"corpus {args.corpus}, {args.clients} clients, {len(statuses)} asks, load average {load:.1f}")
-    print("| answered/s | p50 ms | p95 ms | p99 ms | errors | updates applied | startup to first answer s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| {ok / wall:.1f} | {np.percentile(ms, 50):.0f} | {np.percentile(ms, 95):.0f} | {np.percentile(ms, 99):.0f} "
-        f"| {len(statuses) - ok} | {updates} | {startup:.2f} |"
-    )
-    keys = sorted({k for t in timings for k in t})
-    print(
-        "\nserver time per question (median ms): "
-        + ", ".join(f"{k} {np.median([t.get(k, 0) for t in timings]):.1f}" for k in keys)
-    )
+    print(f"corpus {args.corpus}, {args.clients} clients, {args.requests} asks a run, load average {load:.1f}")
+    print("| workers | answered/s | p50 ms | p95 ms | p99 ms | errors | updates applied | startup to first answer s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in runs:
+        ms = r.latencies_ms
+        print(
+            f"| {r.workers} | {r.answered_per_s:.1f} | {np.percentile(ms, 50):.0f} | {np.percentile(ms, 95):.0f} "
+            f"| {np.percentile(ms, 99):.0f} | {r.errors} | {r.updates} | {r.startup_s:.2f} |"
+        )
+    for r in runs:
+        keys = sorted({k for t in r.timings for k in t})
+        split = ", ".join(f"{k} {np.median([t.get(k, 0) for t in r.timings]):.1f}" for k in keys)
+        print(f"{r.workers} workers: server time per question (median ms): {split}")
 
 
 if __name__ == "__main__":

@@ -411,7 +411,13 @@ def serve(
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, max=16, help="Questions answered at once; default 2 (one per core is best)."),
+        typer.Option(
+            "--workers",
+            min=1,
+            max=16,
+            help="Questions answered at once; default 1 (its models use every core already; more help on a machine "
+            "with more cores).",
+        ),
     ] = None,
     reader: ReaderOpt = True,
     follow_links: FollowLinksOpt = False,

@@ -8,17 +8,15 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from embeddings.base import DEFAULT_MODEL, model_id_for
-from qa.answer.candidates import Candidate, gather
-from qa.answer.choose import Scored, choose, read, score
-from qa.answer.result import NOT_ANSWERED, Answer, AnswerSpan, Citation
-from qa.answer.span import answer_span, resolve_relative_dates
-from qa.answer.timeline import compose, disagree, latest_first, rival
+from qa.answer.candidates import Candidate
+from qa.answer.choose import Scored
+from qa.answer.compose import answer_question, candidate_sentences, scored_sentences
+from qa.answer.result import Answer, Citation
 from qa.errors import CiteqaError, IndexBusyError, IndexUnusableError, StaleIndexWarning, UsageError
 from qa.index import open_store
 from qa.index.seam import (
@@ -31,32 +29,17 @@ from qa.index.seam import (
     UpdateReport,
     no_progress,
 )
-from qa.ingest.formats import page_of
 from qa.paths import bundled_seeds, cache_root, default_index_dir
 from qa.retrieve.filters import Filter
 from qa.retrieve.followup import Turn, mixed_vector, previous_turn, retrieval_terms, source_boost
-from qa.retrieve.retriever import Mode, Passage, Query, Retriever
+from qa.retrieve.retriever import Mode, Passage, Query, Retrieval, Retriever
 from qa.settings import DEFAULT_SETTINGS, Settings, validate_mode
-from qa.text.questions import QuestionAnalysis, analyse_question, predicate_text, validate_question
-from qa.text.sentences import without_controls
+from qa.text.questions import QuestionAnalysis, predicate_text, validate_question
 
 # Why an index may not be writable while it can still be read: answer from it rather than fail.
 _UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
 # The weights new indexes are built with (`--precision`); see docs/models.md, "Precision", for the measurement.
 DEFAULT_PRECISION = "fp32"
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    """What `search` found for a question: passages best first, the question's vector, and timings."""
-
-    question: str
-    mode: Mode
-    passages: list[Passage]
-    vector: np.ndarray | None
-    predicate_vector: np.ndarray | None  # of the question without its names and numbers (qa.text.questions)
-    timings: dict[str, float]
-    notes: tuple[str, ...] = ()  # what a filter left out, said with the answer
 
 
 @contextmanager
@@ -283,55 +266,21 @@ class Assistant:
 
     def score(self, retrieval: Retrieval, passages: list[Passage] | None = None) -> list[Scored]:
         """Every sentence of the best passages (or of `passages`), most likely answer first."""
-        return self._score(analyse_question(retrieval.question), retrieval, passages)
+        return scored_sentences(self.index, retrieval, self.reader, self._passages(retrieval, passages))
 
     def candidates(
         self, question: QuestionAnalysis, retrieval: Retrieval, passages: list[Passage] | None = None
     ) -> tuple[list[Candidate], dict[str, float]]:
         """The sentences the answer step weighs, and the IDF of the question's words among sentences
         (bench/fit_answer.py keeps both to fit the answer model without retrieving again)."""
-        passages = (retrieval.passages if passages is None else passages)[: self.settings.answer_passages]
-        candidates = gather(self.index, passages, retrieval.vector, retrieval.predicate_vector, list(question.terms))
-        return candidates, self.index.idf(question.words, "sentences")
+        return candidate_sentences(self.index, question, retrieval, self._passages(retrieval, passages))
 
-    def _score(self, question: QuestionAnalysis, retrieval: Retrieval, passages: list[Passage] | None) -> list[Scored]:
-        candidates, idf = self.candidates(question, retrieval, passages)
-        scored = score(question, candidates, idf, dense=retrieval.vector is not None)
-        return read(self.reader, retrieval.question, scored) if self.reader is not None and scored else scored
+    def _passages(self, retrieval: Retrieval, passages: list[Passage] | None) -> list[Passage]:
+        return (retrieval.passages if passages is None else passages)[: self.settings.answer_passages]
 
     def answer(self, retrieval: Retrieval) -> Answer:
         """The answer to a retrieved question: cited sentences and the exact span, or "do not say"."""
-        started = time.perf_counter()
-        question = analyse_question(retrieval.question)
-        scored = self._score(question, retrieval, None)
-        chosen = choose(question, scored, dense=retrieval.vector is not None)
-        if chosen:
-            other = rival(question, scored, lambda article_id: self.index.article(article_id).date)
-            chosen += [other] if other is not None and other not in chosen else []
-        citations = self._cite(chosen)
-        as_of = disagree(question, citations)
-        if as_of:  # articles of different dates differ: the latest first
-            citations = latest_first(citations)
-        text = compose(citations, as_of) or NOT_ANSWERED
-        span = None
-        notes: list[str] = list(retrieval.notes)
-        if citations:
-            first = citations[0]  # not always chosen[0]: latest_first may have put a later article first
-            span = _span(question, first, next(c for c in chosen if _cites(first, c)))
-            for citation in citations:
-                notes += resolve_relative_dates(citation.sentence, citation.date)
-        timings = {**retrieval.timings, "answer_ms": _ms_since(started)}
-        return Answer(
-            retrieval.question,
-            text,
-            citations,
-            retrieval.passages,
-            timings,
-            retrieval.mode,
-            span,
-            question.kind,
-            list(dict.fromkeys(notes)),
-        )
+        return answer_question(self.index, retrieval, self.reader, self._passages(retrieval, None))
 
     def forget_questions(self) -> None:
         """Drop remembered question vectors, so that the next asks pay (and time) their own embedding."""
@@ -344,34 +293,6 @@ class Assistant:
             with model_errors():
                 self._question_vectors.update(zip(missing, self.embedder.encode(missing), strict=True))
         return np.stack([self._question_vectors[t] for t in texts])
-
-    def _cite(self, chosen: list[Scored]) -> list[Citation]:
-        citations = []
-        for n, scored in enumerate(chosen, 1):
-            item = scored.candidate
-            article = self.index.article(item.sentence.article_id)
-            text = self.index.article_text(article.id)
-            citations.append(
-                Citation(
-                    n=n,
-                    article_id=article.id,
-                    title=article.title,
-                    date=article.date,
-                    path=article.path,
-                    line=text.count("\n", 0, item.sentence.start) + 1,
-                    sentence=item.sentence.text,
-                    start=item.sentence.start,
-                    end=item.sentence.end,
-                    score=round(scored.probability, 4),
-                    source=article.source,
-                    author=article.author,
-                    url=article.url,
-                    page=page_of(list(article.pages), item.sentence.start),
-                    also_in=tuple(copy.path for copy in self.index.copies(article.id)),
-                    reader=round(scored.reading.probability, 4) if scored.reading is not None else None,
-                )
-            )
-        return citations
 
     # -- inspection -----------------------------------------------------------------------------------
     def article(self, article_id: str) -> tuple[ArticleRow, str]:
@@ -396,28 +317,6 @@ class Assistant:
             **self.index.describe(),
             **self.index.counts,
         }
-
-
-def _cites(citation: Citation, scored: Scored) -> bool:
-    sentence = scored.candidate.sentence
-    return (sentence.article_id, sentence.start) == (citation.article_id, citation.start)
-
-
-def _span(question: QuestionAnalysis, first: Citation, chosen: Scored) -> AnswerSpan | None:
-    """The exact answer in the first citation: the reader's span, narrowed to the asked expression (qa.answer.span) when
-    it holds one ("the port city of Busan" -> "Busan"); without the reader, the typed expression alone. Span F1
-    of the first sentence, SQuAD / BBC dev: 0.573 / 0.656, against 0.577 / 0.635 for the reader's span as it is
-    and 0.20 / 0.53 for typed expressions alone (bench/reader_choice.py)."""
-    found = answer_span(question, first.sentence)
-    reading = chosen.reading
-    if reading is not None and reading.span[1] > reading.span[0]:
-        start, end = reading.span
-        visible = without_controls(first.sentence)[start:end] == first.sentence[start:end]  # not "31m" of ESC[31m
-        if visible and (found is None or not (start <= found.start and found.end <= end)):
-            return AnswerSpan(1, "phrase", first.sentence[start:end], first.start + start, first.start + end)
-    if found is None:
-        return None
-    return AnswerSpan(1, found.type, found.text, first.start + found.start, first.start + found.end)
 
 
 def _ms_since(started: float) -> float:

@@ -70,6 +70,19 @@ def fuse(dense: np.ndarray, bm25: np.ndarray, method: str = "convex", dense_weig
     raise ValueError(f"unknown fusion '{method}' (choose from {', '.join(FUSIONS)})")
 
 
+@dataclass(frozen=True)
+class Retrieval:
+    """What `search` found for a question: passages best first, the question's vector, and timings."""
+
+    question: str
+    mode: Mode
+    passages: list[Passage]
+    vector: np.ndarray | None
+    predicate_vector: np.ndarray | None  # of the question without its names and numbers (qa.text.questions)
+    timings: dict[str, float]
+    notes: tuple[str, ...] = ()  # what a filter left out, said with the answer
+
+
 class Retriever:
     """Scores every chunk of one opened index against a query."""
 
