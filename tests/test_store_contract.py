@@ -18,6 +18,7 @@ from tests.conftest import SEEDS
 BACKENDS = ("local", "milvus-lite")
 SEED_A, SEED_B = "000_7e63e6485bed1ddb", "004_cffa3cfd4d8230b1"
 QUESTIONS = [json.loads(line)["question"] for line in (SEEDS / "questions.jsonl").read_text().splitlines()]
+B_QUESTION = "According to Harry Harris, how must progress in inter-Korean relations take place?"
 PROBE_TERMS = (
     "Unification Minister Lee In-young met with US Ambassador Harry Harris in Seoul; Pompeo said sanctions on "
     "North Korea stay. Harris visited the port city of Busan on Friday. The working group met."
@@ -88,8 +89,12 @@ def run_history(backend: str, root: Path) -> list[tuple[str, dict, object]]:
         step("touch")
         step("rebuild", rebuild=True)
         step("reopen", reopen=True)
-        only = assistant.ask(QUESTIONS[0], only=make_filter(None, None, (), (f"{SEED_B}*",)))
-        steps.append(("filter", {"cited": sorted({c.article_id for c in only.citations})}, None))
+        to_b = make_filter(None, None, (), (f"{SEED_B}*",))
+        elsewhere = assistant.ask(QUESTIONS[0], only=to_b)  # its answer is in SEED_A
+        inside = assistant.ask(B_QUESTION, only=to_b)
+        cited = {"elsewhere": sorted({c.article_id for c in elsewhere.citations})}
+        cited["inside"] = sorted({c.article_id for c in inside.citations})
+        steps.append(("filter", cited, None))
     finally:
         assistant.close()
     return steps
@@ -136,7 +141,8 @@ def test_copies_and_filters(history):
     steps = history
     observed = {name: observation for name, observation, _ in steps}
     assert observed["update"]["copies"] == [[SEED_A, "wire-copy"]]
-    assert observed["filter"]["cited"] in ([], [SEED_B])
+    assert set(observed["filter"]["elsewhere"]) <= {SEED_B}  # nothing outside the filter is cited
+    assert observed["filter"]["inside"] == [SEED_B]
 
 
 def test_touching_a_file_leaves_the_index_fresh(history):
