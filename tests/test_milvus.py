@@ -130,3 +130,24 @@ def test_processes_share_one_milvus_server_over_milvus_uri(tmp_path, seed_copy):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_store_written_by_an_older_citeqa_is_refused_in_one_line(tmp_path, seed_copy):
+    """Schema 1 kept no folded terms or typed expressions per sentence: updating it is refused, never half-done.
+    Every step is its own process: Milvus Lite lets one process at a time hold the file."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    store = tmp_path / "old.db"
+    assert citeqa("index", str(seed_copy), "--store", str(store), "-q").returncode == 0
+    downgrade = (
+        "import sys; from qa.index.milvus import MilvusStore; s = MilvusStore(sys.argv[1]); "
+        "s._set_meta('index', {**s._meta('index'), 'schema': 1}); s.close()"
+    )
+    subprocess.run([sys.executable, "-c", downgrade, str(store)], check=True, cwd=ROOT, timeout=120)
+    (seed_copy / "busan.txt").write_text("Harris visited the port city of Busan on Friday.\n", encoding="utf-8")
+    result = citeqa("index", str(seed_copy), "--store", str(store), "-q")
+    _one_line_error(result, 1)
+    assert "older citeqa (schema 1" in result.stderr

@@ -50,6 +50,9 @@ def observe(assistant) -> dict:
         "articles": sorted((a.id, a.title, a.date, Path(a.path).name, a.sha256, a.size) for a in index.articles()),
         "mtimes": {a.id: a.mtime_ns for a in index.articles()},  # of this backend's copy of the corpus
         "copies": sorted(sorted(g) for g in groups.values()),
+        "sentence_fields_kept": all(
+            s.terms is not None and s.mentions is not None for s in index.article_sentences(SEED_A)
+        ),
         "answers": answers,
     }
 
@@ -196,3 +199,8 @@ def test_a_file_found_unreadable_is_not_read_again_and_a_no_op_update_loads_no_m
     assert [w for w in first if w.category is SkippedFile and "menu.html" in str(w.message)]
     assert not [w for w in second if w.category is SkippedFile] and parsed == []
     assert report.up_to_date and report.skipped == 1 and not loaded
+
+
+def test_both_backends_keep_what_the_answer_step_reads_of_each_sentence(history):
+    """The folded terms and typed expressions of every sentence are stored, not found again per question."""
+    assert all(observation["sentence_fields_kept"] for name, observation, _ in history if name != "filter")

@@ -51,7 +51,8 @@ from qa.ingest.corpus import Skipped, SourceFile, file_facts, shown_path, stored
 from qa.ingest.duplicates import Fingerprint, copy_groups
 from qa.text.lexical import BM25_B, BM25_K1, lucene_idf
 
-SCHEMA_VERSION = 1
+# 2: sentences keep the answer step's folded terms and typed expressions, as the local backend's do
+SCHEMA_VERSION = 2
 PREFIX = "citeqa_"
 POSITION_BITS = 20  # up to 1,048,576 sentences an article
 ARTICLE_BITS = 62 - POSITION_BITS
@@ -263,6 +264,8 @@ class MilvusStore:
                 ("row", DataType.INT64, {"is_primary": True}),
                 *((name, *number) for name in ("article", "position", "start", "end", "chunk_a", "chunk_b")),
                 ("text", *text),
+                ("folded", *text),
+                ("mentions", *text),
                 bm25=True,
                 vector=dim,
             ),
@@ -315,6 +318,12 @@ class MilvusStore:
         corpora are left alone."""
         started = time.perf_counter()
         existing = self._meta("index")
+        if existing is not None and existing.get("schema", 1) != SCHEMA_VERSION:
+            raise IndexUnusableError(
+                f"the Milvus collections at {self.uri} were written by an older citeqa (schema "
+                f"{existing.get('schema', 1)}, this one writes {SCHEMA_VERSION}); index into another --store, or drop "
+                f"the {PREFIX}* collections to build them again"
+            )
         if existing is not None and IndexParams(**existing["params"]) != params:
             built = IndexParams(**existing["params"])
             raise IndexUnusableError(
@@ -403,7 +412,8 @@ class MilvusStore:
             for position in range(chunk.first, chunk.last + 1):
                 holders.setdefault(position, []).append(base + chunk.position)
         sentence_rows = []
-        for s, words, vector in zip(article.sentences, prepared.sentence_terms, prepared.vectors, strict=True):
+        kept = zip(prepared.sentence_terms, prepared.folded_terms, prepared.mentions, prepared.vectors, strict=True)
+        for s, (words, folded, mentions, vector) in zip(article.sentences, kept, strict=True):
             inside = [*holders.get(s.position, []), -1, -1]
             sentence_rows.append(
                 {
@@ -417,6 +427,8 @@ class MilvusStore:
                     "text": s.text,
                     "terms": " ".join(words) or "_",
                     "vector": vector.tolist(),
+                    "folded": folded,
+                    "mentions": mentions,
                 }
             )
         chunk_rows = [
@@ -521,6 +533,20 @@ class MilvusStore:
             )
 
 
+def _sentence_row(row: dict, article_id: str) -> SentenceRow:
+    """A sentence as the seam gives it, with its folded terms and typed expressions where the store keeps them."""
+    return SentenceRow(
+        row["row"],
+        article_id,
+        row["position"],
+        row["start"],
+        row["end"],
+        row["text"],
+        row.get("folded"),
+        row.get("mentions"),
+    )
+
+
 def _dimension(existing: dict | None, vectors: np.ndarray, embedder) -> int:
     """The stored dimension, else the new vectors': an update with nothing to embed loads no model."""
     if existing is not None:
@@ -622,6 +648,9 @@ class MilvusReader(StoredIndexReader):
         self.store = store
         self.db = store.db
         self.meta = self.built = meta
+        # a store of schema 1 keeps no folded terms or typed expressions: the answer step finds them per question
+        kept = ["folded", "mentions"] if meta.get("schema", 1) >= 2 else []
+        self._row_fields = {**_ROW_FIELDS, "sentences": [*_ROW_FIELDS["sentences"], *kept]}
         self.home: str | None = None  # the asking corpus: its articles keep their plain ids
         self._shown: dict[int, str] = {}  # article number → the id shown for it
         self._numbers: dict[str, int] = {}
@@ -673,7 +702,7 @@ class MilvusReader(StoredIndexReader):
         ids = [int(i) for i in ids]
         remembered = self._rows_seen.get(collection)
         if remembered is not None:
-            fields = _ROW_FIELDS[collection]
+            fields = self._row_fields[collection]
             if len(remembered) > REMEMBERED_ROWS:
                 remembered.clear()
         found: dict[int, dict] = {} if remembered is None else remembered
@@ -732,7 +761,7 @@ class MilvusReader(StoredIndexReader):
         out = np.zeros(len(rows), dtype=np.float32)
         if not terms or not rows:
             return out
-        found = self._get(collection, rows, _ROW_FIELDS[collection])
+        found = self._get(collection, rows, self._row_fields[collection])
         documents = [Counter(t for t in r["terms"].split() if t != "_") for r in found]
         lengths = np.array([sum(d.values()) for d in documents], dtype=np.float64)
         total = self.counts[collection]
@@ -798,10 +827,7 @@ class MilvusReader(StoredIndexReader):
     def sentences(self, rows: Sequence[int]) -> list[SentenceRow]:
         found = self._get("sentences", rows, ["row", "article", "position", "start", "end", "text"])
         shown = self._shown_ids(r["article"] for r in found)
-        return [
-            SentenceRow(r["row"], a, r["position"], r["start"], r["end"], r["text"])
-            for r, a in zip(found, shown, strict=True)
-        ]
+        return [_sentence_row(r, a) for r, a in zip(found, shown, strict=True)]
 
     def article(self, article_id: str) -> ArticleRow:
         (row,) = self._get("articles", [self._number(article_id)], _ARTICLE_FIELDS)
@@ -824,10 +850,10 @@ class MilvusReader(StoredIndexReader):
     def article_sentences(self, article_id: str) -> list[SentenceRow]:
         """An article's sentences are the rows from its number's base, as many as its row says."""
         number = self._number(article_id)
-        (row,) = self._get("articles", [number], _ROW_FIELDS["articles"])
+        (row,) = self._get("articles", [number], self._row_fields["articles"])
         base = number << POSITION_BITS
-        found = self._get("sentences", range(base, base + row["sentences"]), _ROW_FIELDS["sentences"])
-        return [SentenceRow(r["row"], article_id, r["position"], r["start"], r["end"], r["text"]) for r in found]
+        found = self._get("sentences", range(base, base + row["sentences"]), self._row_fields["sentences"])
+        return [_sentence_row(r, article_id) for r in found]
 
     def copy_groups(self) -> dict[str, str]:
         if self._groups is None:
