@@ -105,18 +105,17 @@ class Retriever:
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         return np.maximum.reduceat(cosines, starts) if len(spans) else cosines
 
-    def without_repeats(self, rows: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
+    def without_repeats(self, rows: np.ndarray, articles: Sequence[str], order: np.ndarray, k: int) -> np.ndarray:
         """The first k of `order`, leaving out passages that repeat another copy of their story: once one copy
         of a story has a passage here, a passage of another copy is kept only if it has a sentence the first
-        copy lacks (an updated version's added paragraph)."""
+        copy lacks (an updated version's added paragraph). `articles` holds each row's article id."""
         groups = self.index.copy_groups()
         if not groups:
             return order[:k]
-        owners = dict(zip(rows.tolist(), self.index.chunk_articles(rows), strict=True))
         shown: dict[str, tuple[str, set[str]]] = {}  # group → the copy shown first and its sentences
         kept = []
         for i in order:
-            article = owners[int(rows[i])]
+            article = articles[i]
             group = groups.get(article)
             if group is not None:
                 if group not in shown:
@@ -163,7 +162,7 @@ class Retriever:
         articles = self.index.chunk_articles(rows)
         if boost:
             fused = fused + np.array([boost.get(a, 0.0) for a in articles])
-        order = self.without_repeats(rows, ranked(fused, articles, rows), k)
+        order = self.without_repeats(rows, articles, ranked(fused, articles, rows), k)
         chunks = self.index.chunks(rows[order].tolist())  # read only the passages returned
         return [
             Passage(
