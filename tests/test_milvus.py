@@ -68,6 +68,23 @@ def test_index_ask_update_delete_and_reopen_on_milvus_lite(tmp_path, seed_copy):
     assert checked.exit_code == 0, checked.output
 
 
+def test_a_rebuild_interrupted_before_writing_leaves_the_corpus_answering(tmp_path, seed_copy, monkeypatch):
+    """Milvus has no transactions: a rebuild reads, embeds and prepares every article before it deletes a row."""
+    store = tmp_path / "milvus" / "citeqa.db"
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", str(seed_copy), "--store", str(store), "-q"]).exit_code == 0
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt  # Ctrl+C while the model embeds the corpus
+
+    monkeypatch.setattr("qa.index.milvus.embed_sentences", interrupted)
+    rebuilt = runner.invoke(app, ["index", str(seed_copy), "--store", str(store), "--rebuild", "-q"])
+    assert rebuilt.exit_code != 0
+    monkeypatch.undo()
+    info = json.loads(runner.invoke(app, ["info", "--corpus", str(seed_copy), "--store", str(store), "--json"]).output)
+    assert info["articles"] == 2 and info["sentences"] > 0  # (an ask would index the folder again first)
+
+
 def test_two_corpora_in_one_store_answer_from_both(tmp_path, seed_copy):
     store = tmp_path / "shared.db"
     other = tmp_path / "wire"

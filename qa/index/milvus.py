@@ -333,17 +333,15 @@ class MilvusStore:
         home = stored_path(corpus)
         indexed = self._articles_of(home) if existing is not None else {}
         numbers = {article_id: number for article_id, (number, _) in indexed.items()}
-        df: Counter[str] = Counter()
-        if rebuild:  # every article of this corpus is read and written again; its old rows go first
-            for number in numbers.values():
-                df.subtract(self._remove(number))
-            indexed, numbers = {}, {}
+        # a rebuild plans as if nothing were indexed, and every article's old rows go only once the new ones are
+        # read, embedded and prepared: a rebuild that fails before writing leaves the corpus answering as it was
         files = {a: IndexedFile(row.path, row.size, row.mtime_ns, row.sha256) for a, (_, row) in indexed.items()}
         known_skips = [Skipped(**s) for s in (self._meta(f"skipped\x1f{home}") or {}).get("files", [])]
-        plan = plan_update(corpus, files, known_skips, follow_links=self.follow_links)
+        plan = plan_update(corpus, {} if rebuild else files, known_skips, follow_links=self.follow_links)
         articles = read_articles(plan, progress)
         vectors = embed_sentences(articles, embedder, progress)
         plan.report.embedded = len(vectors)
+        prepared = prepare(articles, vectors, params, embedder.count_tokens, progress)
         dim = _dimension(existing, vectors, embedder)
         self._create(dim)
         self._set_meta(
@@ -356,9 +354,9 @@ class MilvusStore:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )
-        for article_id in plan.report.removed + plan.report.changed:
+        df: Counter[str] = Counter()
+        for article_id in numbers if rebuild else plan.report.removed + plan.report.changed:
             df.subtract(self._remove(numbers[article_id]))
-        prepared = prepare(articles, vectors, params, embedder.count_tokens, progress)
         assigned = self._numbers_for([_key(home, p.article.id) for p in prepared])
         writer = _Writer(self)
         for done, article in enumerate(prepared, 1):
