@@ -22,9 +22,10 @@ import re
 import time
 
 import numpy as np
-from fit_answer import BBC_CORPUS, Case, Sample, fit_listwise, folds_of, load_cases, load_samples
+from fit_answer import BBC_CORPUS, load_cases, load_samples
 
 from qa.answer.choose import FEATURES
+from qa.eval.fit_answer import Case, Sample, fit_listwise, folds_of
 from qa.pipeline import Assistant
 from qa.text.lexical import STOPWORDS_EN, term_set
 from qa.text.questions import analyse_question, predicate_text
@@ -88,7 +89,7 @@ def out_of_fold_hit1(cases: list[Case], columns: list[int], folds: int = 5) -> d
     hits: dict[str, list[bool]] = {"squad": [], "bbc": []}
     for fold in range(folds):
         train = [c for c, f in zip(cases, fold_of, strict=True) if f != fold]
-        coefficients, _ = fit_listwise(train, columns, 10.0, 0.1)
+        coefficients = fit_listwise(train, columns, 1e-4)
         for case, case_fold in zip(cases, fold_of, strict=True):
             if case_fold != fold or case.source not in hits or not case.answerable:
                 continue
@@ -105,7 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad-questions", type=int, default=1500)
     args = parser.parse_args()
-    samples, cases = load_samples(False), load_cases(False, False)
+    samples, cases = load_samples(False), load_cases(False)
     squad_ids = sorted({s.question_id for s in samples if s.source.startswith("squad")})
     random.Random(7).shuffle(squad_ids)
     kept = set(squad_ids[: args.squad_questions])

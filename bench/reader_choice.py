@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/reader_choice.py [--model-dir qa/reader/model]
 
-Data: bench/fit_answer.py's samples (SQuAD dev half, each question also asked with its own article removed, which
-makes it unanswerable; BBC dev, 90 answerable and 30 unanswerable). For each question the answer step's current
-ranking orders the candidate sentences; the reader reads the best N of them. Printed, per choice:
+Data: bench/fit_answer.py's samples (--squad-questions of the SQuAD dev half, a fixed sample, each also asked with
+its own article removed, which makes it unanswerable; BBC dev, 90 answerable and 30 unanswerable). For each
+question the answer step's current ranking orders the candidate sentences; the reader reads the best N
+of them. Printed, per choice:
 - ranking: hit@1 of the answerable questions when the first sentence is the reader's best, for N candidates read,
   the reader's logit plus w times the linear ranking's score, and with or without context;
 - abstention: for each threshold on the reader's probability of its best sentence, the share of answerable
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import pickle
+import random
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from qa.eval.metrics import contains_gold, span_f1
 from qa.reader.model import MODEL_DIR, Reader, context_text
 from qa.text.questions import analyse_question
 
+ROOT = Path(__file__).resolve().parents[1]
 MAX_READ = 12
 CACHE_FORMAT = 2  # of the cached readings (Read); a new field is a new format
 
@@ -101,8 +104,8 @@ def ranking_table(reads: list[Read]) -> None:
     print("|---|---|---|---|---|")
     base = {s: np.mean([r.labels[0] for r in reads if r.source == s and r.answerable]) for s in ("squad", "bbc")}
     print(f"| linear only | | | {base['squad']:.3f} | {base['bbc']:.3f} |")
-    for n in (4, 8, 12):
-        for w in (0.0, 0.5, 1.0):
+    for n in (4, 6, 8, 12):
+        for w in (0.0, 0.25, 0.5, 1.0):
             for with_context in (True, False):
                 hits = {}
                 for s in ("squad", "bbc"):
@@ -166,13 +169,21 @@ def main() -> None:
     parser.add_argument("--read", type=int, default=6, help="candidates read, for the abstention and span tables")
     parser.add_argument("--weight", type=float, default=0.25, help="the linear score's weight, for those tables")
     parser.add_argument("--bbc-only", action="store_true", help="read the BBC questions only (seconds, not minutes)")
+    parser.add_argument("--squad-questions", type=int, default=1500, help="SQuAD questions read (a fixed sample)")
     args = parser.parse_args()
-    key = hashlib.sha256((args.model_dir / "reader.onnx").read_bytes()).hexdigest()[:16]
-    cached = Path(tempfile.gettempdir()) / f"citeqa-reader-choice-{CACHE_FORMAT}-{key}-{args.bbc_only:d}.pkl"
+    squad = 0 if args.bbc_only else args.squad_questions
+    # the readings depend on the reader and, through the linear scores read with them, on the feature weights
+    key = hashlib.sha256(
+        (args.model_dir / "reader.onnx").read_bytes() + (ROOT / "qa" / "answer" / "weights.py").read_bytes()
+    ).hexdigest()[:16]
+    cached = Path(tempfile.gettempdir()) / f"citeqa-reader-choice-{CACHE_FORMAT}-{key}-{squad}.pkl"
     if cached.exists():
         reads = pickle.loads(cached.read_bytes())
     else:
-        samples = [s for s in load_samples(False) if not args.bbc_only or s.source == "bbc"]
+        samples = load_samples(False)
+        squad_ids = sorted({s.question_id for s in samples if s.source.startswith("squad")})
+        kept = set(random.Random(7).sample(squad_ids, min(squad, len(squad_ids))))
+        samples = [s for s in samples if s.source == "bbc" or s.question_id in kept]
         reads = read_all(Reader(args.model_dir), samples)
         cached.write_bytes(pickle.dumps(reads))
     ranking_table(reads)

@@ -13,9 +13,11 @@ from tests.conftest import SEEDS
 QUESTIONS = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
 # Reworded questions the answer stage still gets wrong (the evidence ranks second or third), with the shipped
 # reader (which never saw these) over the feature model: kept in the seed benchmark so that `citeqa eval
-# seeds/questions.jsonl` counts them, and strict, so that a fix shows here. The reader fixed "pompeo-hope-kim"
-# and "kang-momentum".
-KNOWN_MISSES = {"lee-format-change", "moon-tours"}
+# seeds/questions.jsonl` counts them, and strict, so that a fix shows here. The reader fixed "kang-momentum" and
+# "pompeo-hope-kim"; the latter is abstained on since the abstention model is fitted on training data instead of
+# the dev sets (probability 0.22 < 0.3: its evidence says "Chair Kim" and "move away from", not "Kim Jong-un" and
+# "give up").
+KNOWN_MISSES = {"lee-format-change", "moon-tours", "pompeo-hope-kim"}
 
 
 def test_question_file_is_a_real_benchmark():

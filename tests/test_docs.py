@@ -70,7 +70,7 @@ def test_every_command_and_option_the_manual_shows_exists():
 
 
 def test_every_option_the_manual_names_belongs_to_some_command():
-    """An option named on its own (`--precision int8`) is one that a command takes, or the trainer's."""
+    """An option named on its own (`--precision int8`) is one that a command takes, or a trainer's."""
     known = set().union(*cli_options().values()) | training_options()
     wrong = {
         f"{page.name}: {flag}"
@@ -85,9 +85,11 @@ def test_every_option_the_manual_names_belongs_to_some_command():
 
 
 def training_options() -> set[str]:
-    from qa.reader.train import argument_parser
+    """The options of the reader's trainer and of the answer model's fitting."""
+    from qa.eval.fit_answer import argument_parser as fitting
+    from qa.reader.train import argument_parser as training
 
-    return {o for action in argument_parser()._actions for o in action.option_strings}
+    return {o for parser in (training(), fitting()) for action in parser._actions for o in action.option_strings}
 
 
 def test_the_training_command_the_manual_shows_takes_those_options():

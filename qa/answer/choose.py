@@ -8,9 +8,9 @@ and numbers the question is constrained by, and (c) adds something beyond the qu
 the FEATURES below and a linear score over them; the candidates of a question compete (a softmax gives each
 its share). Whether to answer at all is a second, question-level model over the best candidate
 (ANSWERABLE_FEATURES): citeqa cites it when that probability reaches ANSWER_THRESHOLD and otherwise says the
-articles do not say. Both models' weights are fitted by `bench/fit_answer.py` on the SQuAD dev half and the
-BBC dev questions (qa/answer/weights.py; docs/answers.md shows the data and the trade-off). Headlines are context:
-one is cited only when no body sentence ranks above it.
+articles do not say. Both models' weights are fitted on training data only (`python -m qa.eval.fit_answer`:
+qa/answer/weights.py and its MANIFEST); the dev sets set the threshold (`bench/fit_answer.py`; docs/answers.md
+shows the trade-off). Headlines are context: one is cited only when no body sentence ranks above it.
 
 The reader (qa.reader) then reads the question with each of the READ_CANDIDATES best sentences and their
 context; its logit, plus READER_LINEAR_WEIGHT times the linear score, ranks them (`read`). Whether to answer
@@ -72,9 +72,11 @@ ANSWERABLE_FEATURES = (
     "typed_missing",
     "years",
 )
-# Answer when the abstention model's probability reaches this; docs/answers.md shows the trade-off it sits on.
+# Answer when the abstention model's probability reaches this: per mode, the threshold with the best mean F1 of
+# abstaining over the two dev sets (bench/fit_answer.py; docs/answers.md shows the trade-off it sits on, and
+# bench/abstention.py the whole answer step's).
 ANSWER_THRESHOLD = 0.3
-ANSWER_THRESHOLD_BM25 = 0.15  # without vectors the model is less sure of itself; its curve is in docs/answers.md too
+ANSWER_THRESHOLD_BM25 = 0.35
 # Further sentences are cited when they are at least half as likely to be the answer as the best one.
 EXTRA_SENTENCE_MARGIN = float(np.log(2))
 MAX_SENTENCES = 3
@@ -82,10 +84,11 @@ MAX_SENTENCES = 3
 # the war"); "in what year" is.
 _MEASURED = {"number", "money", "percent", "duration", "age", "year"}
 # The reader reads this many of the linear ranking's best sentences and ranks them by its logit plus this weight
-# times their linear score. Chosen on the dev sets by bench/reader_choice.py: hit@1 SQuAD 0.828, BBC 0.767 at 6
-# and 0.25 (6 read as well as 8 or 12 at half the time; the reader alone 0.80 / 0.74, the weight 0.5 0.84 / 0.74).
+# times their linear score. Chosen on the dev sets by bench/reader_choice.py (1,500 SQuAD questions, no abstention):
+# hit@1 SQuAD 0.838, BBC 0.778 at 6 and 0.5, against 0.831 / 0.778 at 0.25 and 0.841 / 0.722 at 1.0; 8 read gave
+# 0.835 / 0.789 for a third more of the reader's time, 12 no more; the reader alone 0.815 / 0.778.
 READ_CANDIDATES = 6
-READER_LINEAR_WEIGHT = 0.25
+READER_LINEAR_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -230,17 +233,32 @@ def read_score(scored: Scored) -> float:
     return scored.reading.logit + READER_LINEAR_WEIGHT * scored.score if scored.reading else scored.score
 
 
-def choose(question: QuestionAnalysis, scored: list[Scored], dense: bool = True) -> list[Scored]:
-    """The best sentence and up to two nearly as likely ones, or nothing when the articles do not answer.
-    A question asking for a number, an amount, a share, a duration, an age or a year is only answered by a sentence
-    stating one that the question does not already contain ("How old is Bob Murray?" is not answered by a
-    sentence about Bob Murray without an age)."""
+def of_asked_type(question: QuestionAnalysis, scored: list[Scored]) -> list[Scored]:
+    """The candidates that may answer: for a question asking for a number, an amount, a share, a duration, an age or
+    a year, only those stating one that the question does not already contain ("How old is Bob Murray?" is not
+    answered by a sentence about Bob Murray without an age)."""
     if question.expects and question.expects[0] in _MEASURED:
-        scored = [s for s in scored if not s.features["type_missing"]]
-    threshold = ANSWER_THRESHOLD if dense else ANSWER_THRESHOLD_BM25
-    # the abstention model was fitted on the feature ranking's best candidate: it judges that one
+        return [s for s in scored if not s.features["type_missing"]]
+    return scored
+
+
+def answer_probability(question: QuestionAnalysis, scored: list[Scored], dense: bool = True) -> float:
+    """The abstention model's probability that the articles answer, judged on the feature ranking's best candidate
+    of the asked type (what the model was fitted on); 0 when there is none."""
+    scored = of_asked_type(question, scored)
     by_features = sorted(scored, key=lambda s: (s.candidate.headline, -s.score))
-    if not scored or answerable(question, by_features, dense) < threshold:
+    return answerable(question, by_features, dense) if by_features else 0.0
+
+
+def choose(
+    question: QuestionAnalysis, scored: list[Scored], dense: bool = True, threshold: float | None = None
+) -> list[Scored]:
+    """The best sentence of the asked type and up to two nearly as likely ones, or nothing when the abstention
+    model's probability is below `threshold` (ANSWER_THRESHOLD, or ANSWER_THRESHOLD_BM25 without vectors)."""
+    if threshold is None:
+        threshold = ANSWER_THRESHOLD if dense else ANSWER_THRESHOLD_BM25
+    scored = of_asked_type(question, scored)
+    if not scored or answer_probability(question, scored, dense) < threshold:
         return []
     top = scored[0]
     extra = [s for s in scored[1:MAX_SENTENCES] if read_score(s) >= read_score(top) - EXTRA_SENTENCE_MARGIN]

@@ -91,20 +91,29 @@ def constraint_trap(group: Group, names: list[str], rng: random.Random) -> Group
     sentence or context of the group states, in place of one its answering sentence states; every sentence
     labelled as not answering. None when the question holds no such year or name."""
     positive = group.items[0]
-    stated = f"{positive.sentence} {positive.context}"
-    everything = " ".join(f"{i.sentence} {i.context}" for i in group.items).lower()
-    years = [y for y in _YEAR.findall(group.question) if y in stated]
+    everything = " ".join(f"{i.sentence} {i.context}" for i in group.items)
+    question = moved_question(group.question, f"{positive.sentence} {positive.context}", everything, names, rng)
+    if question is None:
+        return None
+    return Group(question, group.source, group.document, tuple(Item(i.sentence, i.context, 0.0) for i in group.items))
+
+
+def moved_question(question: str, stated: str, everything: str, names: list[str], rng: random.Random) -> str | None:
+    """`question` with a year it shares with `stated` (the answering text) shifted by one to three, else a name it
+    shares with it swapped for one of `names`, to one that `everything` (all the text that could answer) never
+    states; None when it holds no such year or name."""
+    everything = everything.lower()
+    years = [y for y in _YEAR.findall(question) if y in stated]
     if years:
         moved = [str(int(years[0]) + d) for d in (-3, -2, -1, 1, 2, 3) if str(int(years[0]) + d) not in everything]
         old, new = years[0], rng.choice(moved) if moved else None
     else:
-        own = [n for n in question_names(group.question) if n in stated]
-        others = [n for n in names if n.lower() not in everything and n not in group.question]
+        own = [n for n in question_names(question) if n in stated]
+        others = [n for n in names if n.lower() not in everything and n not in question]
         old, new = (own[0], rng.choice(others)) if own and others else (None, None)
     if old is None or new is None:
         return None
-    question = re.sub(rf"\b{re.escape(old)}\b", new, group.question)
-    return Group(question, group.source, group.document, tuple(Item(i.sentence, i.context, 0.0) for i in group.items))
+    return re.sub(rf"\b{re.escape(old)}\b", new, question)
 
 
 def context_of(document: Document, paragraph: int, index: int) -> str:
