@@ -77,7 +77,7 @@ def test_a_rebuild_interrupted_before_writing_leaves_the_corpus_answering(tmp_pa
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt  # Ctrl+C while the model embeds the corpus
 
-    monkeypatch.setattr("qa.index.milvus.embed_sentences", interrupted)
+    monkeypatch.setattr("qa.index.milvus.store.embed_sentences", interrupted)
     rebuilt = runner.invoke(app, ["index", str(seed_copy), "--store", str(store), "--rebuild", "-q"])
     assert rebuilt.exit_code != 0
     monkeypatch.undo()
@@ -161,7 +161,7 @@ def test_a_store_written_by_an_older_citeqa_is_refused_in_one_line(tmp_path, see
     assert citeqa("index", str(seed_copy), "--store", str(store), "-q").returncode == 0
     downgrade = (
         "import sys; from qa.index.milvus import MilvusStore; s = MilvusStore(sys.argv[1]); "
-        "s._set_meta('index', {**s._meta('index'), 'schema': 1}); s.close()"
+        "s.set_meta('index', {**s.meta('index'), 'schema': 1}); s.close()"
     )
     subprocess.run([sys.executable, "-c", downgrade, str(store)], check=True, cwd=ROOT, timeout=120)
     (seed_copy / "busan.txt").write_text("Harris visited the port city of Busan on Friday.\n", encoding="utf-8")
