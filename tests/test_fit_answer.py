@@ -27,7 +27,7 @@ def test_the_shipped_weights_say_they_were_fitted_on_training_data_only():
 
 @needs_training_data
 def test_each_question_is_also_moved_to_a_year_or_name_its_article_does_not_state():
-    from qa.eval.fit_answer import TRAP, training_dataset
+    from qa.eval.train_questions import TRAP, training_dataset
 
     dataset = training_dataset(TRAIN, 40, 7)
     by_id = {q.id: q for q in dataset.questions}
