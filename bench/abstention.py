@@ -18,12 +18,12 @@ import argparse
 import random
 import time
 
-import numpy as np
 from fit_answer import BBC, BBC_CORPUS, SQUAD
 
-from qa.answer.choose import ANSWER_THRESHOLD, answer_probability, choose
+from qa.answer.choose import ANSWER_THRESHOLD, answer_probability, of_asked_type
 from qa.eval.datasets import load_dataset
 from qa.eval.evaluate import assistant_for
+from qa.eval.fit_answer import trade_off, without_own_article
 from qa.eval.metrics import contains_gold
 from qa.pipeline import Assistant
 from qa.text.questions import analyse_question
@@ -31,40 +31,34 @@ from qa.text.questions import analyse_question
 THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 
 
-def judged(assistant: Assistant, questions, without_own_article: bool) -> list[tuple[bool, float, bool]]:
+def judged(assistant: Assistant, questions, without_own: bool) -> list[tuple[bool, float, bool]]:
     """(answerable, the abstention model's probability, whether the first sentence it would cite is right) for
     each question, and for each also without its own article when asked."""
     out = []
     for item in questions:
         retrieval = assistant.search(item.question, k=40)
         runs = [(item.answerable, None)]
-        if without_own_article:
-            own = {d.rpartition("p")[0] for d in item.gold_docs}
-            runs.append((False, [p for p in retrieval.passages if p.chunk.article_id.rpartition("p")[0] not in own]))
+        if without_own:
+            runs.append((False, without_own_article(retrieval.passages, item)))
         analysis = analyse_question(item.question)
         for answerable, passages in runs:
-            scored = assistant.score(retrieval, passages)
-            chosen = choose(analysis, scored, threshold=0.0)
-            right = bool(answerable and chosen and contains_gold(chosen[0].candidate.sentence.text, item.gold_strings))
-            out.append((answerable, answer_probability(analysis, scored), right))
+            typed = of_asked_type(analysis, assistant.score(retrieval, passages))
+            right = bool(answerable and typed and contains_gold(typed[0].candidate.sentence.text, item.gold_strings))
+            out.append((answerable, answer_probability(analysis, typed), right))
     return out
 
 
-def table(name: str, rows: list[tuple[bool, float, bool]]) -> None:
-    answerable = [(p, right) for a, p, right in rows if a]
-    unanswerable = [p for a, p, _ in rows if not a]
-    print(f"\n{name}: {len(answerable)} answerable, {len(unanswerable)} unanswerable")
+def table(name: str, outcomes: list[tuple[bool, float, bool]]) -> None:
+    answerable = sum(a for a, _, _ in outcomes)
+    print(f"\n{name}: {answerable} answerable, {len(outcomes) - answerable} unanswerable")
     print("| threshold | hit@1 | answered | abstain P | abstain R |")
     print("|---|---|---|---|---|")
-    for threshold in THRESHOLDS:
-        hit = np.mean([p >= threshold and right for p, right in answerable])
-        answered = np.mean([p >= threshold for p, _ in answerable])
-        right_abstentions = sum(p < threshold for p in unanswerable)
-        abstentions = right_abstentions + sum(p < threshold for p, _ in answerable)
-        precision = right_abstentions / abstentions if abstentions else 0.0
-        recall = right_abstentions / len(unanswerable) if unanswerable else 0.0
-        mark = "**" if threshold == ANSWER_THRESHOLD else ""
-        print(f"| {mark}{threshold}{mark} | {hit:.3f} | {answered:.3f} | {precision:.2f} | {recall:.2f} |")
+    for row in trade_off(outcomes, THRESHOLDS):
+        mark = "**" if row["threshold"] == ANSWER_THRESHOLD else ""
+        print(
+            f"| {mark}{row['threshold']}{mark} | {row['right']:.3f} | {row['answered']:.3f}"
+            f" | {row['abstain_precision']:.2f} | {row['abstain_recall']:.2f} |"
+        )
 
 
 def main() -> None:

@@ -245,21 +245,20 @@ def of_asked_type(question: QuestionAnalysis, scored: list[Scored]) -> list[Scor
 def answer_probability(question: QuestionAnalysis, scored: list[Scored], dense: bool = True) -> float:
     """The abstention model's probability that the articles answer, judged on the feature ranking's best candidate
     of the asked type (what the model was fitted on); 0 when there is none."""
-    scored = of_asked_type(question, scored)
-    by_features = sorted(scored, key=lambda s: (s.candidate.headline, -s.score))
+    return _probability(question, of_asked_type(question, scored), dense)
+
+
+def _probability(question: QuestionAnalysis, typed: list[Scored], dense: bool) -> float:
+    by_features = sorted(typed, key=lambda s: (s.candidate.headline, -s.score))
     return answerable(question, by_features, dense) if by_features else 0.0
 
 
-def choose(
-    question: QuestionAnalysis, scored: list[Scored], dense: bool = True, threshold: float | None = None
-) -> list[Scored]:
+def choose(question: QuestionAnalysis, scored: list[Scored], dense: bool = True) -> list[Scored]:
     """The best sentence of the asked type and up to two nearly as likely ones, or nothing when the abstention
-    model's probability is below `threshold` (ANSWER_THRESHOLD, or ANSWER_THRESHOLD_BM25 without vectors)."""
-    if threshold is None:
-        threshold = ANSWER_THRESHOLD if dense else ANSWER_THRESHOLD_BM25
-    scored = of_asked_type(question, scored)
-    if not scored or answer_probability(question, scored, dense) < threshold:
+    model's probability is below ANSWER_THRESHOLD (ANSWER_THRESHOLD_BM25 without vectors)."""
+    typed = of_asked_type(question, scored)
+    if not typed or _probability(question, typed, dense) < (ANSWER_THRESHOLD if dense else ANSWER_THRESHOLD_BM25):
         return []
-    top = scored[0]
-    extra = [s for s in scored[1:MAX_SENTENCES] if read_score(s) >= read_score(top) - EXTRA_SENTENCE_MARGIN]
+    top = typed[0]
+    extra = [s for s in typed[1:MAX_SENTENCES] if read_score(s) >= read_score(top) - EXTRA_SENTENCE_MARGIN]
     return [top, *extra]

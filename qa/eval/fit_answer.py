@@ -38,6 +38,7 @@ from qa.eval.metrics import contains_gold
 from qa.eval.train_questions import SOURCES, TRAP, article_of, training_dataset
 from qa.paths import cache_root
 from qa.pipeline import Assistant
+from qa.retrieve.retriever import Passage
 from qa.text.questions import analyse_question
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +98,13 @@ class Case:
         return self.question_id.removesuffix(TRAP)
 
 
+def without_own_article(passages: list[Passage], item: EvalQuestion) -> list[Passage]:
+    """The passages from other articles than the question's own: what retrieval leaves when the articles do not
+    hold its answer."""
+    own = {article_of(d) for d in item.gold_docs}
+    return [p for p in passages if article_of(p.chunk.article_id) not in own]
+
+
 def collect(assistant: Assistant, questions: list[EvalQuestion], source_of: Callable[[EvalQuestion], str]):
     """Every question's candidates as the answer step gets them; an answerable one's also without its article."""
     samples = []
@@ -107,9 +115,7 @@ def collect(assistant: Assistant, questions: list[EvalQuestion], source_of: Call
         source = source_of(item)
         runs = [(source, retrieval.passages, item.answerable)]
         if item.answerable:
-            own = {article_of(d) for d in item.gold_docs}
-            others = [p for p in retrieval.passages if article_of(p.chunk.article_id) not in own]
-            runs.append((f"{source}{NEGATIVE}", others, False))
+            runs.append((f"{source}{NEGATIVE}", without_own_article(retrieval.passages, item), False))
         analysis = analyse_question(item.question)
         for name, passages, answerable in runs:
             candidates, idf = assistant.candidates(analysis, retrieval, passages)
@@ -255,14 +261,14 @@ def out_of_fold(cases: list[Case], folds: int, columns: list[int], l2: float) ->
     return [results[i] for i in range(len(cases))]
 
 
-def trade_off(cases: list[Case], judged: list[tuple[float, bool]], thresholds=None) -> list[dict[str, float]]:
-    """Per threshold: the share of answerable questions answered and answered right, the share of unanswerable ones
-    abstained on, and the precision of abstaining."""
-    pairs = list(zip(cases, judged, strict=True))
+def trade_off(outcomes: list[tuple[bool, float, bool]], thresholds=None) -> list[dict[str, float]]:
+    """Per threshold, over (answerable, probability of answering, first sentence right) for each question: the share
+    of answerable questions answered and answered right, the share of unanswerable ones abstained on, and the
+    precision of abstaining."""
+    positive = [(p, hit) for answerable, p, hit in outcomes if answerable]
+    negative = [p for answerable, p, _ in outcomes if not answerable]
     rows = []
     for threshold in np.arange(0.1, 0.91, 0.05) if thresholds is None else thresholds:
-        positive = [(p, hit) for c, (p, hit) in pairs if c.answerable]
-        negative = [p for c, (p, _) in pairs if not c.answerable]
         abstained_right = sum(p < threshold for p in negative)
         abstained = abstained_right + sum(p < threshold for p, _ in positive)
         rows.append(
@@ -277,6 +283,11 @@ def trade_off(cases: list[Case], judged: list[tuple[float, bool]], thresholds=No
     return rows
 
 
+def outcomes_of(cases: list[Case], judged: list[tuple[float, bool]]) -> list[tuple[bool, float, bool]]:
+    """What trade_off weighs, for cases judged by a model."""
+    return [(case.answerable, p, hit) for case, (p, hit) in zip(cases, judged, strict=True)]
+
+
 def report(label: str, cases: list[Case], judged: list[tuple[float, bool]]) -> None:
     """hit@1 per source and the abstention trade-off of `cases`, as a table."""
     print(f"\n{label}")
@@ -285,7 +296,7 @@ def report(label: str, cases: list[Case], judged: list[tuple[float, bool]]) -> N
         hits = [hit for c, (_, hit) in zip(cases, judged, strict=True) if c.source == source and c.answerable]
         print(f"  {source:<16} hit@1 {np.mean(hits):.3f} ({len(hits)} answerable questions)")
     print(f"  {'threshold':>9} {'answered':>9} {'right':>6} {'abstained on unanswerable':>26} {'abstain P':>9}")
-    for row in trade_off(cases, judged):
+    for row in trade_off(outcomes_of(cases, judged)):
         print(
             f"  {row['threshold']:9.2f} {row['answered']:9.3f} {row['right']:6.3f} {row['abstain_recall']:26.3f}"
             f" {row['abstain_precision']:9.3f}"
@@ -320,7 +331,7 @@ def weights_module(fitted: dict[str, Fitted], manifest: dict) -> str:
 def figures(cases: list[Case], judged: list[tuple[float, bool]], threshold: float) -> dict[str, float]:
     """hit@1 of the answerable questions and abstention at `threshold`, for the manifest."""
     hits = [hit for c, (_, hit) in zip(cases, judged, strict=True) if c.answerable]
-    row = trade_off(cases, judged, [threshold])[0]
+    row = trade_off(outcomes_of(cases, judged), [threshold])[0]
     return {
         "hit_at_1": round(float(np.mean(hits)), 4),
         "threshold": threshold,
