@@ -7,11 +7,10 @@ from pathlib import Path
 
 
 def bundled_seeds() -> Path:
-    """The default corpus: package data `qa/seeds` in an installed wheel, or `seeds/` in a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "seeds", here.parent / "seeds"):
-        if candidate.is_dir():
-            return candidate
+    """The default corpus: the `seeds` package beside `qa`, in a source checkout as in an installed wheel."""
+    seeds = Path(__file__).resolve().parent.parent / "seeds"
+    if (seeds / "questions.jsonl").is_file():
+        return seeds
     raise FileNotFoundError("the bundled seed articles are missing from this installation")
 
 

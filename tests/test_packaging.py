@@ -1,5 +1,5 @@
-"""The wheel holds the whole program: every module of every package (a package left out of pyproject's list
-would install a citeqa that fails on import), the reader's model, the seeds and the UI's stylesheet."""
+"""The wheel holds the whole program: every module of every package (setuptools finds them; one it missed would
+install a citeqa that fails on import), the reader's model, the seeds and the UI's stylesheet."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import zipfile
 
 from tests.conftest import ROOT
 
-PACKAGES = ("qa", "embeddings", "tui")
+PACKAGES = ("qa", "embeddings", "tui", "seeds")
 
 
 def test_the_built_wheel_holds_every_module_and_data_file(tmp_path):
@@ -47,6 +47,12 @@ def test_the_built_wheel_holds_every_module_and_data_file(tmp_path):
     }
     assert modules and not modules - names, sorted(modules - names)
     data = {f"qa/reader/model/{p.name}" for p in (ROOT / "qa" / "reader" / "model").iterdir()}
-    data |= {f"qa/seeds/{p.name}" for p in (ROOT / "seeds").iterdir() if p.suffix in (".txt", ".jsonl")}
+    data |= {f"seeds/{p.name}" for p in (ROOT / "seeds").iterdir() if p.suffix in (".txt", ".jsonl")}
     data |= {f"tui/{p.name}" for p in (ROOT / "tui").glob("*.tcss")}
     assert not data - names, sorted(data - names)
+
+
+def test_every_folder_of_modules_is_a_package():
+    """setuptools finds packages by their __init__.py: a folder of modules without one would leave the wheel."""
+    folders = {p.parent for package in PACKAGES for p in (ROOT / package).rglob("*.py") if "__pycache__" not in p.parts}
+    assert folders and not [f for f in folders if not (f / "__init__.py").exists()]

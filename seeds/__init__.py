@@ -1,0 +1,1 @@
+"""The bundled seed articles and their questions: the corpus citeqa answers from when given none (package data)."""
