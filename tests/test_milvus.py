@@ -168,3 +168,50 @@ def test_a_store_written_by_an_older_citeqa_is_refused_in_one_line(tmp_path, see
     result = citeqa("index", str(seed_copy), "--store", str(store), "-q")
     _one_line_error(result, 1)
     assert "older citeqa (schema 1" in result.stderr
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_lease(tmp_path, seed_copy):
+    """Milvus has no locks: the writer lease in the meta collection keeps a second writer out, in one line, while
+    its holder lives; a lease whose process died is taken over, and a writer removes its own when done. Every step
+    is its own process (Milvus Lite lets one at a time hold the file); the holder is a sleeping one of this host."""
+    import socket
+    import subprocess
+    import sys
+
+    store = tmp_path / "leased.db"
+    assert citeqa("index", str(seed_copy), "--store", str(store), "-q").returncode == 0
+
+    def lease(code: str) -> str:
+        script = "from qa.index.milvus.lease import LEASE; from qa.index.milvus.store import MilvusStore\n"
+        script += f"store = MilvusStore({str(store)!r})\n{code}\nstore.close()"
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        taken = {"token": "t", "host": socket.gethostname(), "pid": holder.pid, "since": "now", "until": 2e9}
+        lease(f"store.set_meta(LEASE, {taken!r})")
+        (seed_copy / "late.txt").write_text("Harris visited the port city of Busan on Friday.\n", encoding="utf-8")
+        refused = citeqa("index", str(seed_copy), "--store", str(store), "-q")
+        _one_line_error(refused, 1)
+        assert f"another citeqa process (pid {holder.pid} on {socket.gethostname()}" in refused.stderr
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert citeqa("index", str(seed_copy), "--store", str(store), "-q").returncode == 0
+    assert lease("print(store.meta(LEASE))") == "None"
+    assert _ask(store, seed_copy, "Which port city did Harris visit?")["answer_span"]["text"] == "Busan"
+
+
+def test_a_lease_keeps_others_out_until_its_time_runs_out_or_its_process_dies():
+    import os
+    import socket
+
+    from qa.index.milvus.lease import holder_is_live
+
+    elsewhere = {"host": "another-machine", "pid": 1, "until": 1000.0}
+    assert holder_is_live(elsewhere, now=999.0) and not holder_is_live(elsewhere, now=1001.0)
+    here = {"host": socket.gethostname(), "pid": os.getpid(), "until": 1000.0}
+    assert holder_is_live(here, now=999.0)
+    assert not holder_is_live({**here, "pid": 2**22 + 12345}, now=999.0)  # no such process

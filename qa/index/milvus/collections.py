@@ -171,6 +171,9 @@ class Collections:
             self.name("meta"), [{"number": name_number(key), "value": json.dumps(value), "dummy": [0.0, 0.0]}]
         )
 
+    def delete_meta(self, key: str) -> None:
+        self.db.delete(self.name("meta"), filter=f"number == {name_number(key)}")
+
     def rows(self, collection: str, expression: str, fields: list[str]) -> list[dict]:
         """Every row matching `expression`, page by page."""
         name = self.name(collection)

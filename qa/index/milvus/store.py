@@ -32,6 +32,7 @@ from qa.index.milvus.collections import (
     name_number,
     term_counts,
 )
+from qa.index.milvus.lease import WriterLease
 from qa.index.milvus.reader import MilvusReader
 from qa.index.seam import ArticleRow, IndexedFile, IndexParams, Progress, UpdateReport, no_progress
 from qa.index.update import PreparedArticle, embed_sentences, plan_update, prepare, read_articles
@@ -93,7 +94,8 @@ class MilvusStore(Collections):
         return counts
 
     # -- writing -------------------------------------------------------------------------------------
-    def _create(self, dim: int) -> None:
+    def _create(self, dim: int | None) -> None:
+        """The collections that are missing; only the meta collection while the vectors' width is not known."""
         from pymilvus import DataType, Function, FunctionType, MilvusClient
 
         def schema(*fields, bm25: bool = False, vector: int | None = None):
@@ -145,7 +147,7 @@ class MilvusStore(Collections):
             "copies": schema(key, ("group", *number)),
         }
         for name, layout in layouts.items():
-            if self.db.has_collection(self.name(name)):
+            if self.db.has_collection(self.name(name)) or (dim is None and name != "meta"):
                 continue
             index = self.db.prepare_index_params()
             fields = {f.name for f in layout.fields}
@@ -183,6 +185,17 @@ class MilvusStore(Collections):
                 f"the Milvus collections at {self.uri} were built with model {built.model_id} "
                 f"({built.precision}); use another --store, or --model to match"
             )
+        self._create(None)  # the lease lives in the meta collection
+        lease = WriterLease(self)
+        with lease.held():
+            report = self._write_update(corpus, params, embedder, _renewing(progress, lease), rebuild, existing)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _write_update(
+        self, corpus: Path, params: IndexParams, embedder, progress: Progress, rebuild: bool, existing: dict | None
+    ) -> UpdateReport:
+        """The update's work, under the writer lease."""
         home = stored_path(corpus)
         indexed = self._articles_of(home) if existing is not None else {}
         numbers = {article_id: number for article_id, (number, _) in indexed.items()}
@@ -223,7 +236,6 @@ class MilvusStore(Collections):
         self._regroup_copies()
         for name in ("meta", "articles", "texts", "sentences", "chunks", "terms", "copies"):
             self.db.flush(self.name(name))
-        plan.report.seconds = time.perf_counter() - started
         return plan.report
 
     def _numbers_for(self, keys: Sequence[str]) -> dict[str, int]:
@@ -382,6 +394,16 @@ class MilvusStore(Collections):
                 self.name("copies"),
                 [{"number": int(k), "group": int(g), "dummy": [0.0, 0.0]} for k, g in groups.items()],
             )
+
+
+def _renewing(progress: Progress, lease: WriterLease) -> Progress:
+    """`progress`, renewing the lease as the update goes (every step reports progress)."""
+
+    def report(stage: str, done: int, total: int) -> None:
+        lease.renew()
+        progress(stage, done, total)
+
+    return report
 
 
 def _dimension(existing: dict | None, vectors: np.ndarray, embedder) -> int:
