@@ -33,7 +33,7 @@ import json, os, sys, time
 stamps = [time.perf_counter()]
 import qa.cli, qa.retrieve.filters, qa.pipeline, qa.text.questions, qa.present.render
 stamps.append(time.perf_counter())
-assistant = qa.cli._assistant(None, os.environ["CITEQA_INDEX"], None, None)
+assistant = qa.cli.shared.make_assistant(None, os.environ["CITEQA_INDEX"], None, None)
 assistant.ensure_index()
 stamps.append(time.perf_counter())
 assistant.index

@@ -4,7 +4,7 @@ bench/embed_throughput.py for that), as MB/s of files and articles/s, in alterna
 - txt:  the BBC News corpus (2,225 real articles).
 - HTML: the 13 real saved pages of ../shared/bench/html, each copied `--copies` times under other names.
 - PDF:  the first `--pdfs` BBC articles laid out as text PDFs (Helvetica, 90 characters a line, 48 lines a
-        page) by tests/pdfs.py: real text, a generated layout; no real PDFs are in the bench data.
+        page) by tests/helpers/pdfs.py: real text, a generated layout; no real PDFs are in the bench data.
 
 .venv/bin/python bench/ingest_throughput.py [--rounds 3] [--copies 10] [--pdfs 300]
 """
@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests/pdfs.py writes the PDFs
+sys.path.insert(0, str(ROOT))  # tests/helpers/pdfs.py writes the PDFs
 
 from qa.ingest.corpus import parse_article, scan_corpus  # noqa: E402
-from tests.pdfs import text_pdf  # noqa: E402
+from tests.helpers.pdfs import text_pdf  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
 LINE_CHARS = 90

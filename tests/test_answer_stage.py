@@ -18,7 +18,7 @@ from qa.text.mentions import _CLAUSES, _PATTERNS, _claim, decode_mentions, encod
 from qa.text.questions import analyse_question, predicate_text
 from qa.text.sentences import without_controls
 from tests.conftest import SEEDS
-from tests.fakes import HashingEmbedder
+from tests.helpers.fakes import HashingEmbedder
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from qa.index.seam import IndexParams
 from qa.ingest.chunk import bm25_text
 from qa.text.lexical import STOPWORDS_EN, terms
 from qa.text.sentences import normalise_space
-from tests.fakes import HashingEmbedder
+from tests.helpers.fakes import HashingEmbedder
 
 QUERIES = [
     "Who did Unification Minister Lee In-young meet?",

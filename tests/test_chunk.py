@@ -3,7 +3,7 @@ import itertools
 from qa.ingest.chunk import chunk_sentences
 from qa.text.sentences import split_sentences
 from tests.conftest import SEEDS
-from tests.fakes import HashingEmbedder
+from tests.helpers.fakes import HashingEmbedder
 
 
 def _word_count(texts):

@@ -11,22 +11,10 @@ from typer.testing import CliRunner
 from qa.cli import app
 from qa.present.render import JSON_SCHEMA
 from tests.conftest import ROOT, SEEDS
+from tests.helpers.corpora import PAGE
+from tests.helpers.processes import assert_one_line_error, citeqa
 
 runner = CliRunner()
-
-
-def citeqa(*args, env=None):
-    """Run `python -m qa` in a fresh process, as a user's shell would."""
-    return subprocess.run(
-        [sys.executable, "-m", "qa", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300
-    )
-
-
-def _one_line_error(result, code):
-    assert result.returncode == code, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("citeqa: error: "), result.stderr
 
 
 def test_ask_text_cites_the_sentence(seed_index_dir):
@@ -103,7 +91,7 @@ def test_ask_builds_the_index_on_first_use(tmp_path, seed_copy):
 )
 def test_usage_errors_exit_2_with_one_line(args, message):
     result = citeqa(*args)
-    _one_line_error(result, 2)
+    assert_one_line_error(result, 2)
     assert message in result.stderr
 
 
@@ -123,19 +111,19 @@ def test_corrupt_index_exits_1_with_rebuild_hint(tmp_path, seed_index_dir):
     (metadata,) = generation.glob("seg-*/meta.sqlite")
     metadata.write_bytes(b"garbage" * 10)
     result = citeqa("ask", "Who met Harris?", "--index", str(broken))
-    _one_line_error(result, 1)
+    assert_one_line_error(result, 1)
     assert "citeqa index --rebuild" in result.stderr
 
 
 def test_index_of_another_model_exits_1(tmp_path, seed_index_dir):
     result = citeqa("ask", "Who met Harris?", "--index", str(seed_index_dir), "--model", str(tmp_path / "other"))
-    _one_line_error(result, 1)
+    assert_one_line_error(result, 1)
     assert "was built with model 'sentence-transformers/all-MiniLM-L6-v2'" in result.stderr
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
     result = citeqa("ask", "Who met Harris?", "--model", "no-such-org/no-such-model", "--index", str(tmp_path / "i"))
-    _one_line_error(result, 1)
+    assert_one_line_error(result, 1)
     assert "cannot load embedding model 'no-such-org/no-such-model'" in result.stderr
     assert "never downloads" in result.stderr
 
@@ -175,7 +163,7 @@ def test_unwritable_index_location_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     result = citeqa("index", "--index", str(blocker / "idx"))
-    _one_line_error(result, 1)
+    assert_one_line_error(result, 1)
 
 
 def test_hostile_article_text_never_reaches_the_terminal_raw(tmp_path):
@@ -219,7 +207,7 @@ def test_eval_names_the_file_and_line_of_bad_input(tmp_path):
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
         result = citeqa("eval", str(tmp_path / name))
-        _one_line_error(result, 1)
+        assert_one_line_error(result, 1)
         assert f"{tmp_path / name}:" in result.stderr
     assert "latin.jsonl:2: not UTF-8 text" in citeqa("eval", str(tmp_path / "latin.jsonl")).stderr
     assert "empty.jsonl:3: the question is empty" in citeqa("eval", str(tmp_path / "empty.jsonl")).stderr
@@ -231,7 +219,7 @@ def test_fail_under_a_metric_the_dataset_cannot_measure_is_refused_before_runnin
         '{"id": 1, "question": "Who met Harris?", "answers": ["Lee"], "docs": [], "evidence": [], "answerable": true}\n'
     )
     result = citeqa("eval", str(only_answerable), "--fail-under", "abstain_recall=0.5", "--index", str(tmp_path / "i"))
-    _one_line_error(result, 2)
+    assert_one_line_error(result, 2)
     assert "cannot measure abstain_recall" in result.stderr
     assert not (tmp_path / "i").exists()  # refused before anything was indexed
 
@@ -244,7 +232,7 @@ def test_another_corpus_is_refused_by_an_index_that_holds_one(tmp_path, seed_cop
     (other / "b.txt").write_text("Moon visited Busan on Friday.", encoding="utf-8")
     for args in (["index", str(other)], ["ask", "Who visited Busan?", "--corpus", str(other)]):
         result = citeqa(*args, "--index", str(index))
-        _one_line_error(result, 1)
+        assert_one_line_error(result, 1)
         assert f"holds the corpus {seed_copy}, not {other}" in result.stderr
     assert (
         "Harry Harris"
@@ -274,7 +262,7 @@ def test_index_check(tmp_path, seed_copy):
     data = bytearray(metadata.read_bytes())
     data[len(data) // 2] ^= 0xFF
     metadata.write_bytes(bytes(data))
-    _one_line_error(citeqa("index", str(seed_copy), "--index", str(index), "--check"), 1)
+    assert_one_line_error(citeqa("index", str(seed_copy), "--index", str(index), "--check"), 1)
 
 
 def test_full_disk_is_one_line_and_the_previous_index_answers(tmp_path, seed_copy):
@@ -293,7 +281,7 @@ def test_full_disk_is_one_line_and_the_previous_index_answers(tmp_path, seed_cop
         "main()\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    _one_line_error(result, 1)
+    assert_one_line_error(result, 1)
     assert "the disk is full" in result.stderr and "the previous index still answers" in result.stderr
     assert not [p for p in index.iterdir() if p.name.startswith("tmp-")]
     assert (
@@ -311,14 +299,13 @@ def test_precision_is_recorded_and_an_index_is_only_reused_at_its_precision(tmp_
     asked = citeqa("ask", "Who did Lee In-young meet?", "-c", str(seed_copy), "--index", str(index))
     assert asked.returncode == 0 and "Harry Harris" in asked.stdout  # the index's precision, without asking
     result = citeqa("ask", "Who?", "-c", str(seed_copy), "--index", str(index), "--precision", "fp32")
-    _one_line_error(result, 1)
+    assert_one_line_error(result, 1)
     assert "holds int8 vectors, not fp32" in result.stderr and "--rebuild --precision fp32" in result.stderr
-    _one_line_error(citeqa("ask", "Who?", "--precision", "int4"), 2)
+    assert_one_line_error(citeqa("ask", "Who?", "--precision", "int4"), 2)
 
 
 def test_web_pages_and_pdfs_are_cited_with_their_source_and_page(tmp_path):
-    from tests.pdfs import text_pdf
-    from tests.test_ingest import PAGE
+    from tests.helpers.pdfs import text_pdf
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -350,7 +337,7 @@ def test_ask_and_eval_take_filters(seed_index_dir, tmp_path):
     doc = json.loads(result.stdout)
     assert {p["article_id"] for p in doc["passages"]} == {"004_cffa3cfd4d8230b1"}
     assert doc["notes"][0] == "searched 1 of 2 articles (until:2020-01-31)"
-    _one_line_error(citeqa("ask", "Who?", "--since", "last week"), 2)
+    assert_one_line_error(citeqa("ask", "Who?", "--since", "last week"), 2)
     evaluated = citeqa("eval", str(SEEDS / "questions.jsonl"), "--article", "004*", "--json", str(tmp_path / "e.json"))
     assert evaluated.returncode == 0, evaluated.stderr
     results = json.loads((tmp_path / "e.json").read_text())["results"]

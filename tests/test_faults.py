@@ -27,24 +27,17 @@ from qa.ingest.corpus import SourceFile, decode, looks_binary, parse_article
 from qa.ingest.formats import Unreadable
 from qa.pipeline import Assistant
 from qa.text.sentences import MAX_SENTENCE_CHARS
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT
+from tests.helpers.corpora import write_extra_articles
+from tests.helpers.processes import citeqa
 
 QUESTION = "Who did Unification Minister Lee In-young meet?"
-# Sentences of real news (the seeds), recombined into extra articles so that indexing has work to interrupt.
-SEED_SENTENCES = [line.strip() for path in sorted(SEEDS.glob("*.txt")) for line in path.read_text().splitlines()]
-SEED_SENTENCES = [line for line in SEED_SENTENCES if line.endswith(".") and len(line) > 60]
 
 
 def record(matrix: dict[str, list[int]], group: str, clean: bool) -> None:
     cases = matrix.setdefault(group, [0, 0])
     cases[0] += 1
     cases[1] += int(clean)
-
-
-def citeqa(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "qa", *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
-    )
 
 
 def run_main(args: list[str], capsys) -> tuple[int, str, str]:
@@ -69,13 +62,6 @@ def run_main(args: list[str], capsys) -> tuple[int, str, str]:
 def one_line_error(code: int, err: str) -> bool:
     lines = [line for line in err.splitlines() if line.strip()]
     return code != 0 and len(lines) == 1 and lines[0].startswith("citeqa: error: ") and "Traceback" not in err
-
-
-def write_extra_articles(corpus: Path, count: int, tag: str, seed: int) -> None:
-    rng = random.Random(seed)
-    for i in range(count):
-        sentences = rng.sample(SEED_SENTENCES, min(12, len(SEED_SENTENCES)))
-        (corpus / f"{tag}{i:03d}.txt").write_text(f"Report {tag} {i}\n\n" + " ".join(sentences) + "\n")
 
 
 @pytest.mark.slow
@@ -489,7 +475,7 @@ def test_links_that_lead_out_of_the_corpus_are_skipped_unless_followed(
 def _poison_files() -> dict[str, bytes]:
     """One file of each kind that once broke a whole corpus (a traceback on index and on every ask) or took
     minutes and gigabytes: each must cost one skipped file, or be read without its metadata."""
-    from tests.pdfs import repeated_page_tree, text_pdf
+    from tests.helpers.pdfs import repeated_page_tree, text_pdf
 
     body = "<p>The pier on the north shore reopened on Tuesday after a month of repairs by the harbour board.</p>"
     deep_json = "[" * 200_000 + "]" * 200_000

@@ -17,7 +17,7 @@ from qa.index.local.generations import Generations
 from qa.index.local.store import IndexDir, IndexParams
 from qa.ingest.corpus import SkippedFile
 from tests.conftest import ROOT
-from tests.fakes import HashingEmbedder
+from tests.helpers.fakes import HashingEmbedder
 
 PARAMS = IndexParams(model_id="test/hashing-64")
 
@@ -162,7 +162,7 @@ def test_killed_writer_leaves_previous_index_usable(tmp_path, seed_copy):
         sys.path[:0] = [{str(ROOT)!r}]
         from pathlib import Path
         from qa.index.local.store import IndexDir, IndexParams
-        from tests.fakes import HashingEmbedder
+        from tests.helpers.fakes import HashingEmbedder
         class Slow(HashingEmbedder):
             def encode(self, texts, progress=None):
                 print("embedding", flush=True)
@@ -267,7 +267,7 @@ def test_readers_never_fail_while_a_writer_rebuilds(tmp_path, seed_copy):
         sys.path[:0] = [{str(ROOT)!r}]
         from pathlib import Path
         from qa.index.local.store import IndexDir, IndexParams
-        from tests.fakes import HashingEmbedder
+        from tests.helpers.fakes import HashingEmbedder
         for _ in range(15):
             IndexDir(Path({str(index_dir)!r})).update(
                 Path({str(seed_copy)!r}), IndexParams("test/hashing-64"), HashingEmbedder(), rebuild=True

@@ -7,6 +7,7 @@ from qa.errors import UsageError
 from qa.ingest.corpus import decode, parse_article, parse_date, scan_corpus, shown_path
 from qa.text.sentences import MAX_SENTENCE_CHARS
 from tests.conftest import SEEDS
+from tests.helpers.corpora import PAGE
 
 
 def _articles(corpus):
@@ -175,24 +176,6 @@ def test_missing_corpus_is_a_usage_error(tmp_path):
         scan_corpus(tmp_path / "nope")
 
 
-PAGE = """<!DOCTYPE html><html><head><title>Harbour ferry sails again | Coast News</title>
-<meta property="og:site_name" content="Coast News">
-<meta name="author" content="Jane Reporter">
-<meta property="article:published_time" content="2021-05-04T09:00:00Z">
-<link rel="canonical" href="https://coast.example/ferry"></head>
-<body><nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>
-<div class="cookie-banner">We use cookies to improve your experience. Accept all cookies?</div>
-<article><h1>Harbour ferry sails again</h1>
-<p>The ferry to Busan left the harbour at noon on Friday with 300 passengers on board, the first crossing since
-the storm damaged the pier in March.</p>
-<p>The port authority said repairs had cost about 2 million dollars and took eight weeks to finish.</p>
-<p>Passengers cheered as the vessel cleared the breakwater, and the captain sounded the horn three times.</p>
-</article>
-<div class="share">Share on Facebook Share on Twitter</div>
-<aside><h3>Related stories</h3><ul><li><a href="/a">Ten best beaches this summer</a></li></ul></aside>
-<footer>Copyright 2021 Coast News. All rights reserved.</footer></body></html>"""
-
-
 def test_a_saved_web_page_gives_its_article_and_metadata_not_its_furniture(tmp_path):
     (tmp_path / "ferry.html").write_text(PAGE, encoding="utf-8")
     (article,) = _articles(tmp_path).values()
@@ -216,7 +199,7 @@ def test_a_page_without_an_article_is_skipped_with_a_reason(tmp_path):
 
 def test_a_text_pdf_gives_pages_without_running_headers_and_joins_hyphenation(tmp_path):
     from qa.ingest.formats import page_of
-    from tests.pdfs import text_pdf
+    from tests.helpers.pdfs import text_pdf
 
     pages = [
         [
@@ -243,7 +226,7 @@ def test_a_text_pdf_gives_pages_without_running_headers_and_joins_hyphenation(tm
 
 def test_a_pdf_without_a_text_layer_is_skipped_with_a_reason(tmp_path):
     from qa.ingest.formats import Unreadable
-    from tests.pdfs import text_pdf
+    from tests.helpers.pdfs import text_pdf
 
     (tmp_path / "scan.pdf").write_bytes(text_pdf([[], []]))
     (source,) = scan_corpus(tmp_path).sources

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
-from tests.test_cli import _one_line_error, citeqa
+from tests.helpers.processes import assert_one_line_error, citeqa
 
 pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
 
@@ -103,10 +103,10 @@ def test_a_store_of_another_model_and_an_unreachable_server_are_one_line_errors(
     store = tmp_path / "m.db"
     assert citeqa("index", str(seed_copy), "--store", str(store), "-q").returncode == 0
     refused = citeqa("index", str(seed_copy), "--store", str(store), "--precision", "int8", "-q")
-    _one_line_error(refused, 1)
+    assert_one_line_error(refused, 1)
     assert "were built with model" in refused.stderr
     unreachable = citeqa("ask", QUESTION, "--store", "milvus://127.0.0.1:9", "-q")
-    _one_line_error(unreachable, 1)
+    assert_one_line_error(unreachable, 1)
     assert "Milvus at milvus://127.0.0.1:9" in unreachable.stderr
 
 
@@ -166,7 +166,7 @@ def test_a_store_written_by_an_older_citeqa_is_refused_in_one_line(tmp_path, see
     subprocess.run([sys.executable, "-c", downgrade, str(store)], check=True, cwd=ROOT, timeout=120)
     (seed_copy / "busan.txt").write_text("Harris visited the port city of Busan on Friday.\n", encoding="utf-8")
     result = citeqa("index", str(seed_copy), "--store", str(store), "-q")
-    _one_line_error(result, 1)
+    assert_one_line_error(result, 1)
     assert "older citeqa (schema 1" in result.stderr
 
 
@@ -194,7 +194,7 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_lease(tmp_path, se
         lease(f"store.set_meta(LEASE, {taken!r})")
         (seed_copy / "late.txt").write_text("Harris visited the port city of Busan on Friday.\n", encoding="utf-8")
         refused = citeqa("index", str(seed_copy), "--store", str(store), "-q")
-        _one_line_error(refused, 1)
+        assert_one_line_error(refused, 1)
         assert f"another citeqa process (pid {holder.pid} on {socket.gethostname()}" in refused.stderr
     finally:
         holder.kill()

@@ -15,8 +15,8 @@ from qa.index.local.store import IndexDir
 from qa.index.seam import IndexParams
 from qa.pipeline import Assistant
 from tests.conftest import SEEDS
-from tests.fakes import HashingEmbedder
-from tests.test_faults import write_extra_articles
+from tests.helpers.corpora import write_extra_articles
+from tests.helpers.fakes import HashingEmbedder
 
 PARAMS = IndexParams(model_id="test/hashing-64")
 QUESTIONS = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text().splitlines()]

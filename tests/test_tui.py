@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from qa.answer.result import NOT_ANSWERED
 from qa.pipeline import Assistant
 from qa.present.render import lead_line
+from tests.helpers.chat import ask, wait_for
 from tui.app import CiteqaApp
 from tui.commands import ChatCommands
 from tui.screens.article import ArticleScreen
 from tui.screens.help import HelpScreen
-from tui.widgets.conversation import ConversationView, ExchangeView
+from tui.widgets.conversation import ConversationView
 from tui.widgets.question_input import QuestionInput
 from tui.widgets.sources import CitationCard, SourcesPane
 from tui.widgets.status import StatusLine
 
 SIZE = (110, 34)
-
-
-async def wait_for(pilot, condition, timeout: float = 60.0) -> None:
-    """Let the app work (threads included) until `condition()` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
-
-
-async def ask(pilot, question: str) -> ExchangeView:
-    app = pilot.app
-    before = len(app.chat.answers())
-    app.query_one(QuestionInput).focus()
-    app.query_one(QuestionInput).value = question
-    await pilot.press("enter")
-    await wait_for(pilot, lambda: len(app.chat.answers()) > before)
-    return app.query_one(ConversationView).views[-1]
 
 
 def highlighted_parts(content) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.pipeline import Assistant
-from tests.test_tui import ask, wait_for
+from tests.helpers.chat import ask, wait_for
 from tui.app import CiteqaApp
 from tui.widgets.conversation import ConversationView
 from tui.widgets.status import StatusLine

@@ -21,7 +21,7 @@ from qa.index.local.store import IndexDir
 from qa.index.local.vectors import ANN_THRESHOLD, GRAPH_FILE, ann_wanted
 from qa.pipeline import Assistant
 from tests.conftest import ROOT, SEEDS
-from tests.test_faults import write_extra_articles
+from tests.helpers.corpora import write_extra_articles
 
 QUESTIONS = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text().splitlines()]
 

@@ -128,7 +128,7 @@ def _prefixes(text: str) -> set[str]:
     return {w.lower()[:5] for w in _WORD.findall(text)}
 
 
-def _kind_and_focus(words: list[str]) -> tuple[str, tuple[MentionType, ...], list[str]]:
+def _kind_and_focus(words: list[str]) -> tuple[str, tuple[MentionType, ...], list[str]]:  # noqa: C901  (one case per wh-word)
     position = next((i for i, w in enumerate(words[:6]) if w in _WH), None)
     if position is None:
         return ("yes/no" if words and words[0] in _AUXILIARIES else "other"), (), []
