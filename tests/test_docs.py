@@ -17,7 +17,7 @@ _SPAN = re.compile(r"`([^`\n]+)`")
 _INVOCATION = re.compile(r"(?:^\s*|[$&|(]\s*|/bin/)citeqa ([a-z]+)\b([^|;#`]*)")
 _BENCH = re.compile(r"\b(bench/[a-z_]+\.py)\b([^|;#`]*)")
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
-_TRAIN = re.compile(r"python -m qa\.reader\.train\b([^|;#`]*)")
+_TRAIN = re.compile(r"python -m qa\.(?:reader\.train|eval\.fit_answer|eval\.fit_joint)\b([^|;#`]*)")
 _LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 _VARIABLE = re.compile(r"\bCITEQA_[A-Z_]+\b")
 
@@ -85,11 +85,13 @@ def test_every_option_the_manual_names_belongs_to_some_command():
 
 
 def training_options() -> set[str]:
-    """The options of the reader's trainer and of the answer model's fitting."""
+    """The options of the reader's trainer and of the answer model's fittings."""
     from qa.eval.fit_answer import argument_parser as fitting
+    from qa.eval.fit_joint import argument_parser as joining
     from qa.reader.train import argument_parser as training
 
-    return {o for parser in (training(), fitting()) for action in parser._actions for o in action.option_strings}
+    parsers = (training(), fitting(), joining())
+    return {o for parser in parsers for action in parser._actions for o in action.option_strings}
 
 
 def test_the_training_command_the_manual_shows_takes_those_options():

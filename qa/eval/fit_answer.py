@@ -124,11 +124,12 @@ def collect(assistant: Assistant, questions: list[EvalQuestion], source_of: Call
     return samples
 
 
-def training_samples(root: Path, per_source: int, seed: int) -> list[Sample]:
-    """The training questions' samples, retrieved once per data set and kept in the cache directory."""
+def training_samples(root: Path, per_source: int, seed: int, held_out: bool = False) -> list[Sample]:
+    """The training questions' samples, retrieved once per data set and kept in the cache directory (`held_out`:
+    of the reader's validation documents only, qa.eval.train_questions.training_dataset)."""
     from qa.eval.evaluate import assistant_for
 
-    dataset = training_dataset(root, per_source, seed)
+    dataset = training_dataset(root, per_source, seed, held_out)
     cached = cache_root() / "fit-answer" / f"train-{dataset.content_hash}.pkl"
     if cached.exists():
         return pickle.loads(cached.read_bytes())
@@ -303,15 +304,18 @@ def report(label: str, cases: list[Case], judged: list[tuple[float, bool]]) -> N
         )
 
 
-def _literal(value, indent: str = "") -> str:
+def python_literal(value, indent: str = "") -> str:
     """A Python literal laid out as ruff formats it: one entry a line, each with its trailing comma."""
     inner = indent + "    "
     if isinstance(value, dict):
         return (
-            "{\n" + "".join(f"{inner}{_literal(k)}: {_literal(v, inner)},\n" for k, v in value.items()) + indent + "}"
+            "{\n"
+            + "".join(f"{inner}{python_literal(k)}: {python_literal(v, inner)},\n" for k, v in value.items())
+            + indent
+            + "}"
         )
     if isinstance(value, list | tuple):
-        return "[\n" + "".join(f"{inner}{_literal(v, inner)},\n" for v in value) + indent + "]"
+        return "[\n" + "".join(f"{inner}{python_literal(v, inner)},\n" for v in value) + indent + "]"
     return json.dumps(value) if isinstance(value, str) else repr(value)  # double quotes, as ruff writes them
 
 
@@ -322,10 +326,10 @@ def weights_module(fitted: dict[str, Fitted], manifest: dict) -> str:
         suffix = "" if name == "dense" else "_BM25"
         ranking = {FEATURES[j]: round(float(v), 3) for j, v in zip(model.columns, model.ranking, strict=True)}
         answerable = {f: round(float(v), 3) for f, v in zip(ANSWERABLE_FEATURES, model.answerable, strict=True)}
-        text += f"WEIGHTS{suffix} = {_literal(ranking)}\n"
-        text += f"ANSWERABLE_WEIGHTS{suffix} = {_literal(answerable)}\n"
+        text += f"WEIGHTS{suffix} = {python_literal(ranking)}\n"
+        text += f"ANSWERABLE_WEIGHTS{suffix} = {python_literal(answerable)}\n"
         text += f"ANSWERABLE_BIAS{suffix} = {round(model.bias, 3)!r}\n"
-    return text + f"MANIFEST = {_literal(manifest)}\n"
+    return text + f"MANIFEST = {python_literal(manifest)}\n"
 
 
 def figures(cases: list[Case], judged: list[tuple[float, bool]], threshold: float) -> dict[str, float]:
@@ -340,24 +344,32 @@ def figures(cases: list[Case], judged: list[tuple[float, bool]], threshold: floa
     }
 
 
-def _commit() -> str:
+def current_commit() -> str:
+    """HEAD's hash, marked `-dirty` when the tree has changes that are not committed (a fit from work in progress)."""
     try:
-        run = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=ROOT)
-        return run.stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=ROOT)
+        status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=True, cwd=ROOT)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return head.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
 
 
-def argument_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qa.eval.fit_answer", description=__doc__.split("\n\n")[0])
+def fitting_parser(program: str, description: str, per_source: tuple[int, str], out: Path) -> argparse.ArgumentParser:
+    """The options both fittings take (this one's and qa.eval.fit_joint's)."""
+    parser = argparse.ArgumentParser(prog=f"python -m {program}", description=description)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "train", help="the training sets")
-    parser.add_argument("--per-source", type=int, default=1500, help="questions drawn from each set")
+    parser.add_argument("--per-source", type=int, default=per_source[0], help=per_source[1])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--folds", type=int, default=5, help="folds of the out-of-fold figures")
     parser.add_argument("--l2", type=float, default=1e-4)
     parser.add_argument("--write", action="store_true", help="write the weights to --out")
-    parser.add_argument("--out", type=Path, default=WEIGHTS_MODULE, help="the weights module (qa/answer/weights.py)")
+    parser.add_argument("--out", type=Path, default=out, help=f"the weights module ({out.relative_to(ROOT)})")
     return parser
+
+
+def argument_parser() -> argparse.ArgumentParser:
+    description = __doc__.split("\n\n")[0]
+    return fitting_parser("qa.eval.fit_answer", description, (1500, "questions drawn from each set"), WEIGHTS_MODULE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": data_hashes(args.data),
         "questions": {"answerable": answerable, "unanswerable": len(cases) - answerable, "sets": list(SOURCES)},
         "settings": {"per_source": args.per_source, "seed": args.seed, "l2": args.l2, "folds": args.folds},
-        "commit": _commit(),
+        "commit": current_commit(),
         "out_of_fold": out_of_fold_figures,
     }
     text = weights_module(fitted, manifest)
@@ -388,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         args.out.write_text(text, encoding="utf-8")
         print(f"written to {args.out}")
+        if args.out.resolve() == WEIGHTS_MODULE.resolve():  # the joint abstention reads these weights' outputs
+            print("now refit how the reader joins the abstention: python -m qa.eval.fit_joint --write")
     return 0
 
 

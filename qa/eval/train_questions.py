@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 from qa.eval.datasets import EvalDataset, EvalQuestion
-from qa.reader.data import moved_question, question_names
+from qa.reader.data import is_validation, moved_question, question_names
 
 SOURCES = ("new_wiki", "nq", "reddit", "amazon_reviews")
 TRAP = "~moved"  # suffix of a moved question's id
@@ -22,14 +22,16 @@ def _question_text(text: str) -> str:
     return text if text.endswith("?") else f"{text}?"
 
 
-def training_dataset(root: Path, per_source: int, seed: int) -> EvalDataset:
+def training_dataset(root: Path, per_source: int, seed: int, held_out: bool = False) -> EvalDataset:
     """`per_source` questions of each of SOURCES with the documents of their articles, and a moved form of each
-    that has a year or a name to move. Document ids are `<article>p<paragraph>`, so an article is its ids' prefix."""
+    that has a year or a name to move. Document ids are `<article>p<paragraph>`, so an article is its ids' prefix.
+    `held_out`: only questions of the documents the reader never trained on (its validation split)."""
     rng = random.Random(seed)
     documents: dict[str, tuple[str, str]] = {}
     drawn: list[tuple[EvalQuestion, str]] = []  # with the text of its whole article
     for source in SOURCES:
         pool = _nq(root, documents) if source == "nq" else _squadshifts(root, source, documents)
+        pool = [(question, whole) for question, whole, key in pool if not held_out or is_validation(key)]
         drawn += rng.sample(pool, min(per_source, len(pool)))
     wanted = {article_of(d) for question, _ in drawn for d in question.gold_docs}
     documents = {d: v for d, v in documents.items() if article_of(d) in wanted}
@@ -51,8 +53,9 @@ def article_of(doc_id: str) -> str:
     return doc_id.rpartition("p")[0]
 
 
-def _squadshifts(root: Path, source: str, documents: dict[str, tuple[str, str]]) -> list[tuple[EvalQuestion, str]]:
-    """SQuAD-Shifts questions: Reddit's one "article" is unrelated posts, so there each post is an article."""
+def _squadshifts(root: Path, source: str, documents: dict[str, tuple[str, str]]) -> list[tuple[EvalQuestion, str, str]]:
+    """SQuAD-Shifts questions, each with its whole article's text and the reader's key for its document
+    (qa.reader.data.squad_questions): Reddit's one "article" is unrelated posts, so there each post is an article."""
     data = json.loads((root / "squadshifts" / f"{source}_v1.0.json").read_text(encoding="utf-8"))["data"]
     letter = source[0]
     found = []
@@ -68,12 +71,13 @@ def _squadshifts(root: Path, source: str, documents: dict[str, tuple[str, str]])
                 answers = tuple(dict.fromkeys(x["text"] for x in qa.get("answers") or ()))
                 if answers:
                     question = EvalQuestion(f"{source}:{qa['id']}", qa["question"], answers, {doc_id: 1})
-                    found.append((question, whole))
+                    found.append((question, whole, f"{source}:{a}:{p if source == 'reddit' else 0}"))
     return found
 
 
-def _nq(root: Path, documents: dict[str, tuple[str, str]]) -> list[tuple[EvalQuestion, str]]:
-    """Natural Questions (QED): the paragraphs of one Wikipedia title form its article."""
+def _nq(root: Path, documents: dict[str, tuple[str, str]]) -> list[tuple[EvalQuestion, str, str]]:
+    """Natural Questions (QED): the paragraphs of one Wikipedia title form its article (the reader's document is
+    one paragraph under the title's key, so the split is by title)."""
     numbers: dict[str, int] = {}  # title -> article number
     paragraphs: dict[str, dict[str, str]] = {}  # title -> paragraph text -> document id
     found = []
@@ -91,4 +95,4 @@ def _nq(root: Path, documents: dict[str, tuple[str, str]]) -> list[tuple[EvalQue
         question = EvalQuestion(f"nq:{n}", _question_text(record["question_text"]), answers, {article[text]: 1})
         found.append((question, title))
     whole = {title: " ".join(article) for title, article in paragraphs.items()}
-    return [(question, whole[title]) for question, title in found]
+    return [(question, whole[title], f"nq:{title}") for question, title in found]
