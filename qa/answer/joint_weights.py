@@ -54,7 +54,7 @@ MANIFEST = {
         "qa/answer/weights.py": "8152dc9da3013955dacae11e8dd8190d7def530499f403f5024f9dfccd50db9e",
         "qa/reader/model/manifest.json": "130141a3bf2faa828d0ccb35dde4aa4cd0cc6d94ba0d10180f871112403793ed",
     },
-    "commit": "5526f526ab76404829f22566457b64587eea194a",
+    "commit": "1b3568d35966f27baa306a582d758bb722dae2f5",
     "out_of_fold": {
         "dense": [
             {
