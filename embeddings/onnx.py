@@ -137,33 +137,12 @@ class OnnxEmbedder:
         return self._load_session(spinning=True)
 
     def _load_session(self, spinning: bool):
-        """onnxruntime rewrites the graph (fusing attention, layer norms, GELU) and copies the weights out of the
-        model file each time it loads one: 0.2 s, most of what a one-shot `ask` waits for. So the first load saves
-        the rewritten graph with its weights in a separate file (`optimized-PRECISION/`); later loads take the
-        graph as it is and map the weights from the page cache (0.05 s). The rewrite is the one onnxruntime does
-        online anyway (tests/test_embeddings.py checks the vectors), and the export folder is this machine's."""
-        onnxruntime = offline.onnxruntime()
-        saved = self.directory / f"optimized-{self.precision}"
-        standard = self.model_file == MODEL_FILES[self.precision]  # not a copy being checked (`ensure_int8`)
-        if standard and (saved / "model.onnx").exists():
-            try:
-                return _session(saved / "model.onnx", onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL, spinning)
-            except Exception:  # a damaged copy (onnxruntime raises several types): made again below
-                shutil.rmtree(saved, ignore_errors=True)
-        model, level = self.directory / self.model_file, onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-        if not standard or not os.access(self.directory, os.W_OK):
-            return _session(model, level, spinning)  # a model being checked, or a folder this user cannot write
-        staged = self.directory / f".optimized-{uuid.uuid4().hex[:8]}"
-        try:
-            staged.mkdir()
-            session = _session(model, level, spinning, save_to=staged / "model.onnx")
-        except Exception:  # no room to save it: this process goes without the saved copy
-            shutil.rmtree(staged, ignore_errors=True)
-            return _session(model, level, spinning)
-        with suppress(OSError):  # atomic; fails when another process saved its copy first, which is as good
-            staged.rename(saved)
-        shutil.rmtree(staged, ignore_errors=True)  # left only when the rename failed
-        return session
+        """The session of the export's model, through its saved optimized copy (`optimized-PRECISION/`); a model
+        being checked (`ensure_int8`) is loaded as it is."""
+        model = self.directory / self.model_file
+        if self.model_file != MODEL_FILES[self.precision]:
+            return _session(model, offline.onnxruntime().GraphOptimizationLevel.ORT_ENABLE_EXTENDED, spinning)
+        return saved_optimized_session(model, self.directory / f"optimized-{self.precision}", spinning)
 
     def _load_tokenizer(self, truncate: bool):
         from tokenizers import Tokenizer
@@ -227,6 +206,33 @@ class OnnxEmbedder:
             pooled = (hidden * mask[..., None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
         # citeqa's Embedder contract is unit vectors, whether or not the model ends in a Normalize module
         return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
+
+
+def saved_optimized_session(model: Path, saved: Path, spinning: bool):
+    """A session of `model` that loads fast: onnxruntime rewrites the graph (fusing attention, layer norms, GELU)
+    and copies the weights out of the model file each time it loads one, 0.05–0.2 s of what a one-shot `ask` waits
+    for. So the first load saves the rewritten graph with its weights in a separate file in the folder `saved`;
+    later loads take the graph as it is and map the weights from the page cache. The rewrite is the one
+    onnxruntime does online anyway (tests check the outputs), and `saved` is this machine's. Without room or
+    permission to save, the session is made the slow way."""
+    onnxruntime = offline.onnxruntime()
+    if (saved / "model.onnx").exists():
+        try:
+            return _session(saved / "model.onnx", onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL, spinning)
+        except Exception:  # a damaged copy (onnxruntime raises several types): made again below
+            shutil.rmtree(saved, ignore_errors=True)
+    level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    staged = saved.parent / f".{saved.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        staged.mkdir(parents=True)
+        session = _session(model, level, spinning, save_to=staged / "model.onnx")
+    except Exception:  # a folder this user cannot write, or no room: this process goes without the saved copy
+        shutil.rmtree(staged, ignore_errors=True)
+        return _session(model, level, spinning)
+    with suppress(OSError):  # atomic; fails when another process saved its copy first, which is as good
+        staged.rename(saved)
+    shutil.rmtree(staged, ignore_errors=True)  # left only when the rename failed
+    return session
 
 
 def _session(model: Path, level, spinning: bool, save_to: Path | None = None):

@@ -127,6 +127,27 @@ def test_a_missing_or_damaged_model_is_one_line(tmp_path, damage, message):
     assert message in text and "\n" not in text and "python -m qa.reader.train" in text
 
 
+def test_the_saved_optimized_graph_reads_as_the_plain_model(tmp_path, monkeypatch):
+    """A cold `ask` opens the reader from its optimized graph saved on first use (embeddings.onnx): the readings are
+    those of a plain session of reader.onnx, and a damaged saved copy is made again, never used."""
+    import onnxruntime
+
+    contexts = [join_context(HEADLINE, ARTICLE[i - 1] if i else "") for i in range(len(ARTICLE))]
+    plain = Reader()
+    plain.__dict__["session"] = onnxruntime.InferenceSession(str(MODEL_DIR / "reader.onnx"))  # its defaults
+    expected = [r.logit for r in plain.read("What share will Shell own?", ARTICLE, contexts)]
+    saved = tmp_path / "optimized"
+    monkeypatch.setattr(Reader, "_optimized_copy", lambda self: saved)
+    for _ in range(2):  # the first saves the copy, the second loads it
+        logits = [r.logit for r in Reader().read("What share will Shell own?", ARTICLE, contexts)]
+        assert max(abs(a - b) for a, b in zip(logits, expected, strict=True)) < 1e-4
+    assert sorted(p.name for p in saved.iterdir()) == ["model.onnx", "weights.data"]
+    (saved / "model.onnx").write_bytes(b"damaged")
+    logits = [r.logit for r in Reader().read("What share will Shell own?", ARTICLE, contexts)]
+    assert max(abs(a - b) for a, b in zip(logits, expected, strict=True)) < 1e-4
+    assert (saved / "model.onnx").stat().st_size > len(b"damaged")  # made again
+
+
 def test_a_damaged_model_is_one_line_from_the_cli(tmp_path, seed_index_dir):
     import subprocess
     import sys

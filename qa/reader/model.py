@@ -7,6 +7,7 @@ so `Reading.probability` is the reader's estimate that the sentence answers the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -75,21 +76,25 @@ class Reader:
 
     @cached_property
     def session(self):
-        from embeddings.offline import onnxruntime as offline_onnxruntime
+        from embeddings.onnx import saved_optimized_session
 
-        onnxruntime = offline_onnxruntime()
         path = self.directory / self.manifest.get("model", "reader.onnx")
         if not path.is_file():
             raise self._damaged(f"missing ({path.name} not found)")
         if path.stat().st_size != self.manifest.get("bytes", path.stat().st_size):
             raise self._damaged(f"damaged ({path.name} is {path.stat().st_size} bytes, not {self.manifest['bytes']})")
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            return saved_optimized_session(path, self._optimized_copy(), spinning=False)
         except Exception as exc:  # onnxruntime raises several types for an unreadable model
             raise self._damaged(f"damaged ({path.name}: {first_line(exc)})") from None
+
+    def _optimized_copy(self) -> Path:
+        """Where this machine keeps the reader's optimized graph (embeddings.onnx.saved_optimized_session: a cold
+        `ask` opens it in a third of the time), named by the manifest, which a new reader changes."""
+        from qa.paths import cache_root
+
+        key = hashlib.sha256((self.directory / "manifest.json").read_bytes()).hexdigest()[:16]
+        return cache_root() / "reader" / f"optimized-{key}"
 
     @cached_property
     def tokenizer(self):
