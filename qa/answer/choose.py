@@ -273,11 +273,16 @@ def answer_threshold(typed: list[Scored], dense: bool = True) -> float:
     return ANSWER_THRESHOLD if dense else ANSWER_THRESHOLD_BM25
 
 
-def _probability(question: QuestionAnalysis, typed: list[Scored], dense: bool) -> float:
+def feature_probability(question: QuestionAnalysis, typed: list[Scored], dense: bool = True) -> float:
+    """The abstention model's probability, judged on the feature ranking's best of `typed` (what it was fitted on)."""
     by_features = sorted(typed, key=lambda s: (s.candidate.headline, -s.score))
-    if not by_features:
+    return answerable(question, by_features, dense) if by_features else 0.0
+
+
+def _probability(question: QuestionAnalysis, typed: list[Scored], dense: bool) -> float:
+    if not typed:
         return 0.0
-    probability = answerable(question, by_features, dense)
+    probability = feature_probability(question, typed, dense)
     if typed[0].reading is None:
         return probability
     weights, bias = (JOINT_WEIGHTS, JOINT_BIAS) if dense else (JOINT_WEIGHTS_BM25, JOINT_BIAS_BM25)

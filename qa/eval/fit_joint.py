@@ -20,7 +20,7 @@ import hashlib
 
 import numpy as np
 
-from qa.answer.choose import JOINT_FEATURES, answerable, joint_row, of_asked_type, read, score
+from qa.answer.choose import JOINT_FEATURES, feature_probability, joint_row, of_asked_type, read, score
 from qa.eval.fit_answer import (
     ROOT,
     Sample,
@@ -62,8 +62,7 @@ def joint_case(sample: Sample, reader, dense: bool) -> tuple[np.ndarray, bool] |
     typed = of_asked_type(question, read(reader, sample.question, scored)) if scored else []
     if not typed or typed[0].reading is None:
         return None
-    by_features = sorted(typed, key=lambda s: (s.candidate.headline, -s.score))
-    row = joint_row(answerable(question, by_features, dense), typed[0].reading)
+    row = joint_row(feature_probability(question, typed, dense), typed[0].reading)
     right = bool(sample.gold) and contains_gold(typed[0].candidate.sentence.text, sample.gold)
     return row, right
 
