@@ -147,7 +147,7 @@ class MilvusStore(Collections):
             "copies": schema(key, ("group", *number)),
         }
         for name, layout in layouts.items():
-            if self.db.has_collection(self.name(name)) or (dim is None and name != "meta"):
+            if (dim is None and name != "meta") or self.db.has_collection(self.name(name)):
                 continue
             index = self.db.prepare_index_params()
             fields = {f.name for f in layout.fields}
