@@ -85,7 +85,7 @@ def word_columns(sample: Sample, vectors: dict[str, np.ndarray]):
 def out_of_fold_hit1(cases: list[Case], columns: list[int], folds: int = 5) -> dict[str, float]:
     """Hit@1 of the ranking alone (no abstention) on the answerable questions, each scored by a model that
     never saw it, with fit_answer's listwise fit and settings."""
-    fold_of = folds_of(cases, folds)
+    fold_of = folds_of([c.question_key for c in cases], folds)
     hits: dict[str, list[bool]] = {"squad": [], "bbc": []}
     for fold in range(folds):
         train = [c for c, f in zip(cases, fold_of, strict=True) if f != fold]

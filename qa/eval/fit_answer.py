@@ -245,16 +245,17 @@ def fit_both(cases: list[Case], columns: list[int], l2: float) -> Fitted:
     return Fitted(columns, ranking, weights, bias)
 
 
-def folds_of(cases: list[Case], folds: int) -> list[int]:
-    """Each case's fold: a question and its other forms share one, so none is scored by a model that saw it."""
-    keys = sorted({c.question_key for c in cases})
+def folds_of(question_keys: list[str], folds: int) -> list[int]:
+    """Each case's fold, given the key of the question it asks in some form (as it is, without its article,
+    moved): a question and its other forms share one, so none is scored by a model that saw it."""
+    keys = sorted(set(question_keys))
     random.Random(3).shuffle(keys)
     fold_of = {key: i % folds for i, key in enumerate(keys)}
-    return [fold_of[c.question_key] for c in cases]
+    return [fold_of[key] for key in question_keys]
 
 
 def out_of_fold(cases: list[Case], folds: int, columns: list[int], l2: float) -> list[tuple[float, bool]]:
-    fold_of = folds_of(cases, folds)
+    fold_of = folds_of([c.question_key for c in cases], folds)
     results: dict[int, tuple[float, bool]] = {}
     for fold in range(folds):
         fitted = fit_both([c for c, f in zip(cases, fold_of, strict=True) if f != fold], columns, l2)

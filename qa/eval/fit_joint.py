@@ -27,6 +27,7 @@ from qa.eval.fit_answer import (
     current_commit,
     fit_answerable,
     fitting_parser,
+    folds_of,
     python_literal,
     trade_off,
     training_samples,
@@ -69,9 +70,7 @@ def joint_case(sample: Sample, reader, dense: bool) -> tuple[np.ndarray, bool] |
 
 def out_of_fold(rows: np.ndarray, y: np.ndarray, keys: list[str], folds: int, l2: float) -> np.ndarray:
     """Each row's probability from a model fitted without its question's fold (its other forms share it)."""
-    distinct = sorted(set(keys))
-    fold_of = {key: i % folds for i, key in enumerate(np.random.default_rng(3).permutation(distinct))}
-    fold = np.array([fold_of[k] for k in keys])
+    fold = np.array(folds_of(keys, folds))
     p = np.zeros(len(y))
     for f in range(folds):
         weights, bias = fit_answerable(rows[fold != f], y[fold != f], l2)
