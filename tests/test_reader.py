@@ -129,19 +129,23 @@ def test_a_missing_or_damaged_model_is_one_line(tmp_path, damage, message):
 
 def test_the_saved_optimized_graph_reads_as_the_plain_model(tmp_path, monkeypatch):
     """A cold `ask` opens the reader from its optimized graph saved on first use (embeddings.onnx): the readings are
-    those of a plain session of reader.onnx, and a damaged saved copy is made again, never used."""
+    those of a plain session of reader.onnx, an earlier reader's copy is removed, and a damaged saved copy is made
+    again, never used."""
     import onnxruntime
 
     contexts = [join_context(HEADLINE, ARTICLE[i - 1] if i else "") for i in range(len(ARTICLE))]
     plain = Reader()
     plain.__dict__["session"] = onnxruntime.InferenceSession(str(MODEL_DIR / "reader.onnx"))  # its defaults
     expected = [r.logit for r in plain.read("What share will Shell own?", ARTICLE, contexts)]
-    saved = tmp_path / "optimized"
+    saved = tmp_path / "optimized-new"
+    older = tmp_path / "optimized-old"  # an earlier reader's copy: removed when the new one saves its own
+    older.mkdir()
+    (older / "model.onnx").write_bytes(b"an older reader")
     monkeypatch.setattr(Reader, "_optimized_copy", lambda self: saved)
     for _ in range(2):  # the first saves the copy, the second loads it
         logits = [r.logit for r in Reader().read("What share will Shell own?", ARTICLE, contexts)]
         assert max(abs(a - b) for a, b in zip(logits, expected, strict=True)) < 1e-4
-    assert sorted(p.name for p in saved.iterdir()) == ["model.onnx", "weights.data"]
+    assert sorted(p.name for p in saved.iterdir()) == ["model.onnx", "weights.data"] and not older.exists()
     (saved / "model.onnx").write_bytes(b"damaged")
     logits = [r.logit for r in Reader().read("What share will Shell own?", ARTICLE, contexts)]
     assert max(abs(a - b) for a, b in zip(logits, expected, strict=True)) < 1e-4
@@ -182,6 +186,39 @@ def test_the_training_command_runs_end_to_end_on_a_tiny_sample(tmp_path):
     assert (work / "checkpoint.pt").exists() and "step 2/2" in (work / "train.log").read_text()
     reading = Reader(out).read("Who?", ["Somebody did it."], [""])[0]
     assert 0.0 <= reading.probability <= 1.0
+
+
+@pytest.mark.skipif(not TRAIN.is_dir(), reason="the training data (../shared/train) is not beside this checkout")
+def test_training_continues_an_exported_reader(tmp_path):
+    """A recipe with one more round starts from the first round's export when no checkpoint is there: the
+    recovered network reads as the int8 file does, trains on from the step its rounds ended at, and an export of
+    another recipe is refused."""
+    import numpy as np
+
+    from qa.reader.export import onnx_runner, scores_of, torch_runner
+    from qa.reader.train import Hyper, Round, continued_export, finish, train
+
+    quiet = []
+    first = Hyper(rounds=(Round(8, 5e-5),))
+    net, validation, tokenizer, started = train(TRAIN, tmp_path / "w1", first, 10, None, quiet.append)
+    assert started is None
+    finish(net, validation[:8], tokenizer, tmp_path / "first", first, {"limit": 10, "max_steps": None}, quiet.append)
+    more = Hyper(rounds=(*first.rounds, Round(8, 3e-5, answerless_share=0.4, bf16=True)))
+    recovered, validation, _, started = train(TRAIN, tmp_path / "w2", more, 10, 0, quiet.append, tmp_path / "first")
+    assert started["rounds"] == 1 and len(started["reader_sha256"]) == 64
+    exact = scores_of(torch_runner(recovered), tokenizer, validation[:8], True)
+    exported = scores_of(onnx_runner(tmp_path / "first" / "reader.onnx"), tokenizer, validation[:8], True)
+    difference = np.concatenate([np.abs(a - b) for (a, _), (b, _) in zip(exact, exported, strict=True)])
+    assert difference.mean() < 0.05  # logits; int8 rounding of activations is what is left
+
+    lines: list[str] = []
+    train(TRAIN, tmp_path / "w3", more, 10, None, lines.append, tmp_path / "first")
+    begun = int(next(line for line in lines if "continuing the export" in line).split("at step ")[1].split()[0])
+    steps = [line.split()[1] for line in lines if line.startswith("step ")]
+    done, total = map(int, steps[-1].split("/"))
+    assert begun > 0 and done == total > begun
+    with pytest.raises(ValueError, match="not a finished export"):
+        continued_export(tmp_path / "first", Hyper(seed=14, rounds=more.rounds), [3, 3], 10)
 
 
 def test_reading_at_question_time_imports_no_torch():
