@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from collections import Counter
 
 from fit_answer import BBC, BBC_CORPUS, SQUAD
 
@@ -39,8 +40,9 @@ def judged(
     assistant: Assistant, questions, without_own: bool, mode: str
 ) -> tuple[list[tuple[bool, float, bool]], float]:
     """(answerable, the probability that the articles answer, whether the first sentence it would cite is right)
-    for each question, and for each also without its own article when asked; and the product's threshold."""
-    out, threshold = [], None
+    for each question, and for each also without its own article when asked; and the product's threshold (the one
+    most of them were judged at: without a candidate the reader read, a question falls back to the feature model's)."""
+    out, thresholds = [], Counter()
     for item in questions:
         retrieval = assistant.search(item.question, k=40, mode=mode)
         runs = [(item.answerable, None)]
@@ -52,8 +54,9 @@ def judged(
             right = bool(answerable and typed and contains_gold(typed[0].candidate.sentence.text, item.gold_strings))
             dense = retrieval.vector is not None
             out.append((answerable, answer_probability(analysis, typed, dense), right))
-            threshold = threshold or (answer_threshold(typed, dense) if typed else None)
-    return out, threshold
+            if typed:
+                thresholds[answer_threshold(typed, dense)] += 1
+    return out, thresholds.most_common(1)[0][0] if thresholds else float("nan")
 
 
 def table(name: str, judgements: tuple[list[tuple[bool, float, bool]], float]) -> None:

@@ -208,38 +208,42 @@ class OnnxEmbedder:
         return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
 
 
-def saved_optimized_session(model: Path, saved: Path, spinning: bool):
+def saved_optimized_session(model: Path, saved: Path, spinning: bool, threads: int | None = None):
     """A session of `model` that loads fast: onnxruntime rewrites the graph (fusing attention, layer norms, GELU)
     and copies the weights out of the model file each time it loads one, 0.05–0.2 s of what a one-shot `ask` waits
     for. So the first load saves the rewritten graph with its weights in a separate file in the folder `saved`;
     later loads take the graph as it is and map the weights from the page cache. The rewrite is the one
     onnxruntime does online anyway (tests check the outputs), and `saved` is this machine's. Without room or
-    permission to save, the session is made the slow way."""
+    permission to save, the session is made the slow way. `threads`: the threads of one run (None: one per
+    core)."""
     onnxruntime = offline.onnxruntime()
     if (saved / "model.onnx").exists():
         try:
-            return _session(saved / "model.onnx", onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL, spinning)
+            disabled = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+            return _session(saved / "model.onnx", disabled, spinning, threads=threads)
         except Exception:  # a damaged copy (onnxruntime raises several types): made again below
             shutil.rmtree(saved, ignore_errors=True)
     level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     staged = saved.parent / f".{saved.name}-{uuid.uuid4().hex[:8]}"
     try:
         staged.mkdir(parents=True)
-        session = _session(model, level, spinning, save_to=staged / "model.onnx")
+        session = _session(model, level, spinning, save_to=staged / "model.onnx", threads=threads)
     except Exception:  # a folder this user cannot write, or no room: this process goes without the saved copy
         shutil.rmtree(staged, ignore_errors=True)
-        return _session(model, level, spinning)
+        return _session(model, level, spinning, threads=threads)
     with suppress(OSError):  # atomic; fails when another process saved its copy first, which is as good
         staged.rename(saved)
     shutil.rmtree(staged, ignore_errors=True)  # left only when the rename failed
     return session
 
 
-def _session(model: Path, level, spinning: bool, save_to: Path | None = None):
-    """An onnxruntime CPU session at an optimization level, its idle threads spinning or not, optionally saving
-    the optimized graph."""
+def _session(model: Path, level, spinning: bool, save_to: Path | None = None, threads: int | None = None):
+    """An onnxruntime CPU session at an optimization level, its idle threads spinning or not, with `threads`
+    threads a run (None: one per core), optionally saving the optimized graph."""
     onnxruntime = offline.onnxruntime()
     options = onnxruntime.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
     options.log_severity_level = 3
     options.graph_optimization_level = level
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")

@@ -118,7 +118,7 @@ class Assistant:
         if self._reader is None:
             from qa.reader.model import Reader
 
-            self._reader = Reader()
+            self._reader = Reader(threads=self.settings.threads)
         return self._reader
 
     def load_model(self) -> None:

@@ -23,8 +23,8 @@ def validate_mode(mode: str) -> Mode:
 
 @dataclass(frozen=True)
 class Settings:
-    """Retrieval mode, fusion and its dense weight, passages returned (k), passages the answer reads, and whether
-    the reader reads them."""
+    """Retrieval mode, fusion and its dense weight, passages returned (k), passages the answer reads, whether the
+    reader reads them, and with how many threads."""
 
     mode: Mode = "hybrid"
     fusion: str = "convex"
@@ -32,6 +32,9 @@ class Settings:
     k: int = DEFAULT_K
     answer_passages: int = ANSWER_PASSAGES
     reader: bool = True  # the trained reader ranks the best sentences and decides whether to answer (qa.reader)
+    # Threads one reading of the reader takes (None: one per core). A server answering several questions at once
+    # gives each answering worker its share of the cores instead (qa.serve.service).
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         validate_mode(self.mode)
@@ -41,6 +44,8 @@ class Settings:
             raise UsageError(f"the dense weight must be between 0 and 1 (got {self.dense_weight})")
         if self.k < 1 or self.answer_passages < 1:
             raise UsageError("k and the answer's passages must be at least 1")
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(f"a model run needs at least one thread (got {self.threads})")
 
 
 DEFAULT_SETTINGS = Settings()

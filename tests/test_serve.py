@@ -4,6 +4,7 @@ server through the SDK's own stdio client."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -313,6 +314,8 @@ def test_answering_workers_share_one_model_and_answer_as_one_does(tmp_path, seed
             together = list(pool.map(lambda _: service.ask(AskRequest(QUESTION)), range(16)))
         holders = [*service.answerers, service.writer]
         assert len({id(a.embedder) for a in holders}) == 1 and len({id(a.reader) for a in holders}) == 1
+        # each worker reads on its share of the cores, not on a pool of a thread per core that both contend for
+        assert service.answerer.reader.threads == max(1, len(os.sched_getaffinity(0)) // 2)
         assert service.status()["workers"] == 2
     finally:
         service.stop()

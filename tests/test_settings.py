@@ -14,7 +14,14 @@ def test_settings_are_frozen_and_validated():
     settings = Settings(mode="bm25", k=10)
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.mode = "dense"
-    for bad in ({"mode": "fuzzy"}, {"fusion": "max"}, {"dense_weight": 1.5}, {"k": 0}, {"answer_passages": 0}):
+    for bad in (
+        {"mode": "fuzzy"},
+        {"fusion": "max"},
+        {"dense_weight": 1.5},
+        {"k": 0},
+        {"answer_passages": 0},
+        {"threads": 0},
+    ):
         with pytest.raises(UsageError):
             Settings(**bad)
 

@@ -48,13 +48,25 @@ def context_text(context: tuple[str, ...], headline: bool) -> str:
     return join_context(title, previous)
 
 
+def _forget_other_copies(kept: Path) -> None:
+    """Remove the optimized graphs of other readers (23 MB each) beside `kept`: a new reader's first use is an
+    upgrade's, and a reader used again (CITEQA_READER) saves its copy again in a tenth of a second."""
+    import shutil
+
+    for other in kept.parent.glob("optimized-*"):
+        if other != kept:
+            shutil.rmtree(other, ignore_errors=True)
+
+
 class Reader:
     """Loads on first use; one instance serves every question of a process."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, threads: int | None = None) -> None:
         """`directory` holds reader.onnx, tokenizer.json and manifest.json; default: $CITEQA_READER (a reader
-        retrained elsewhere), else the one shipped in the package."""
+        retrained elsewhere), else the one shipped in the package. `threads`: those of one reading (None: one
+        per core; a server answering several questions at once gives each a share)."""
         self.directory = directory or Path(os.environ.get("CITEQA_READER") or MODEL_DIR)
+        self.threads = threads
 
     def _damaged(self, what: str) -> ReaderError:
         return ReaderError(f"the reader model in {self.directory} is {what}; {RETRAIN_HINT}")
@@ -83,10 +95,15 @@ class Reader:
             raise self._damaged(f"missing ({path.name} not found)")
         if path.stat().st_size != self.manifest.get("bytes", path.stat().st_size):
             raise self._damaged(f"damaged ({path.name} is {path.stat().st_size} bytes, not {self.manifest['bytes']})")
+        copy = self._optimized_copy()
+        first_use = not copy.exists()
         try:
-            return saved_optimized_session(path, self._optimized_copy(), spinning=False)
+            session = saved_optimized_session(path, copy, spinning=False, threads=self.threads)
         except Exception as exc:  # onnxruntime raises several types for an unreadable model
             raise self._damaged(f"damaged ({path.name}: {first_line(exc)})") from None
+        if first_use and copy.exists():
+            _forget_other_copies(copy)
+        return session
 
     def _optimized_copy(self) -> Path:
         """Where this machine keeps the reader's optimized graph (embeddings.onnx.saved_optimized_session: a cold

@@ -15,12 +15,13 @@ parser, article ids only ever looked up among the indexed ones (never joined int
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -84,15 +85,21 @@ class Service:
         watch: bool = True,
         workers: int | None = None,
     ) -> None:
-        """`workers` Assistants answer at once (default SERVE_WORKERS)."""
+        """`workers` Assistants answer at once (default SERVE_WORKERS), each reading with its share of the cores
+        unless the settings say how many threads."""
         from qa.pipeline import Assistant
 
         workers = SERVE_WORKERS if workers is None else workers
         if workers < 1:
             raise UsageError("at least one answering worker is needed")
+        settings = settings or Settings()
+        if settings.threads is None and workers > 1:
+            # one shared session, each question's reading on its worker's own threads rather than all of them
+            # contending for one pool of a thread per core
+            settings = replace(settings, threads=max(1, len(os.sched_getaffinity(0)) // workers))
 
         def assistant() -> Assistant:
-            return Assistant(corpus, index, model, settings or Settings(), follow_links=follow_links)
+            return Assistant(corpus, index, model, settings, follow_links=follow_links)
 
         self.answerers = [assistant() for _ in range(workers)]
         self.writer = assistant()
