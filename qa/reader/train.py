@@ -51,7 +51,7 @@ class Round:
     # same article's sentences about the same names (see loss_of).
     answerless_share: float = 0.0
     # Autocast to bfloat16 (the weights and the optimizer stay float32): 1.7x the pairs a second on a CPU with
-    # AVX-512 BF16, the last round's rounding of no consequence beside its data.
+    # AVX-512 BF16. No round of the shipped recipe uses it; the fourth round tried on 2026-12-02 did (docs/reader.md).
     bf16: bool = False
 
 
