@@ -62,6 +62,7 @@ class Run:
     workers: int
     answered_per_s: float
     latencies_ms: np.ndarray
+    sent_s: np.ndarray  # when each request was sent, from the run's start
     errors: int
     updates: int
     startup_s: float
@@ -101,6 +102,7 @@ def run_server(base: Path, workers: int, questions: list[str], args) -> Run:
         if not args.no_changes:
             changer = subprocess.Popen([sys.executable, "-c", CHANGER, str(corpus)])
         latencies: list[float] = []
+        sent: list[float] = []
         statuses: list[int] = []
         timings: list[dict] = []
         deadline = time.monotonic() + args.max_seconds
@@ -125,9 +127,9 @@ def run_server(base: Path, workers: int, questions: list[str], args) -> Run:
             elapsed = time.perf_counter() - t
             with lock:
                 latencies.append(elapsed)
+                sent.append(t - run_started)
                 statuses.append(status)
-                if status == 200:
-                    timings.append(body["timings"])
+                timings.append(body.get("timings", {}) if status == 200 else {})
 
         run_started = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
@@ -145,7 +147,9 @@ def run_server(base: Path, workers: int, questions: list[str], args) -> Run:
         for written in corpus.glob("load-*.txt"):
             written.unlink()
     ok = sum(1 for s in statuses if s == 200)
-    return Run(workers, ok / wall, np.array(latencies) * 1000, len(statuses) - ok, updates, startup, timings)
+    return Run(
+        workers, ok / wall, np.array(latencies) * 1000, np.array(sent), len(statuses) - ok, updates, startup, timings
+    )
 
 
 def main() -> None:
@@ -157,18 +161,22 @@ def main() -> None:
     parser.add_argument("--workers", default="2", help="answering workers to compare, e.g. 1,2 (runs alternate)")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each worker count, alternating")
     parser.add_argument("--no-changes", action="store_true", help="no file changes during the run")
+    parser.add_argument("--keep", type=Path, help="copy and index the corpus here, and reuse them in the next run")
+    parser.add_argument("--slowest", type=int, default=5, help="list the slowest requests of each run")
     args = parser.parse_args()
     source, questions_file = CORPORA[args.corpus]
     questions = [json.loads(line)["question"] for line in questions_file.read_text().splitlines() if line.strip()]
-    base = Path(tempfile.mkdtemp(prefix="citeqa-serve-load-"))
-    shutil.copytree(source, base / "corpus", ignore=shutil.ignore_patterns("*.jsonl", "*.TXT"))
+    base = args.keep or Path(tempfile.mkdtemp(prefix="citeqa-serve-load-"))
+    if not (base / "corpus").exists():
+        shutil.copytree(source, base / "corpus", ignore=shutil.ignore_patterns("*.jsonl", "*.TXT"))
     index = [sys.executable, "-m", "qa", "index", str(base / "corpus"), "--store", str(base / "index"), "-q"]
     subprocess.run(index, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     counts = [int(w) for w in args.workers.split(",")]
     try:
         runs = [run_server(base, w, questions, args) for _ in range(args.repeats) for w in counts]
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(base, ignore_errors=True)
     load = os.getloadavg()[0]
     print(f"corpus {args.corpus}, {args.clients} clients, {args.requests} asks a run, load average {load:.1f}")
     print("| workers | answered/s | p50 ms | p95 ms | p99 ms | errors | updates applied | startup to first answer s |")
@@ -181,8 +189,15 @@ def main() -> None:
         )
     for r in runs:
         keys = sorted({k for t in r.timings for k in t})
-        split = ", ".join(f"{k} {np.median([t.get(k, 0) for t in r.timings]):.1f}" for k in keys)
+        split = ", ".join(f"{k} {np.median([t[k] for t in r.timings if k in t]):.1f}" for k in keys)
         print(f"{r.workers} workers: server time per question (median ms): {split}")
+    for n, r in enumerate(runs, 1):
+        slowest = np.argsort(-r.latencies_ms)[: args.slowest]
+        listed = "; ".join(
+            f"sent at {r.sent_s[i]:.1f} s, {r.latencies_ms[i]:.0f} ms (server {sum(r.timings[i].values()):.0f} ms)"
+            for i in slowest
+        )
+        print(f"run {n} ({r.workers} workers), slowest: {listed}")
 
 
 if __name__ == "__main__":

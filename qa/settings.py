@@ -10,9 +10,9 @@ from qa.retrieve.retriever import DENSE_WEIGHT, FUSIONS, MODES, Mode
 DEFAULT_K = 5
 # Answers are drawn from the best few passages whatever k is: more passages only add weaker candidates.
 ANSWER_PASSAGES = 5
-# Questions `citeqa serve` answers at once. One: each question already runs its models on both cores of a small
-# machine, and a second worker halved the throughput per question (bench/serve_load.py, docs/serve.md).
-SERVE_WORKERS = 1
+# Questions `citeqa serve` answers at once (no more than the cores): on two cores two workers, each reading on one,
+# answered 17 questions a second to one worker's 12, with a shorter tail (bench/serve_load.py, docs/serve.md).
+SERVE_WORKERS = 2
 
 
 def validate_mode(mode: str) -> Mode:

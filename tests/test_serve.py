@@ -324,3 +324,40 @@ def test_answering_workers_share_one_model_and_answer_as_one_does(tmp_path, seed
         return {key: value for key, value in document.items() if key != "timings"}
 
     assert all(without_timings(d) == without_timings(alone) for d in together)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_questions_are_answered_in_the_order_they_came_each_worker_on_its_own_thread(tmp_path, seed_copy, workers):
+    """A question never waits behind later ones (a free worker taken by whoever wakes first starved some for
+    seconds), and each answering Assistant is only ever used from one thread (its SQLite connections are its)."""
+    import threading
+
+    from qa.serve.service import Service
+
+    service = Service(seed_copy, str(tmp_path / "index"), watch=False, workers=workers)
+    service.state.ready = True  # the jobs below only record who ran them; no index is read
+    busy, release, order, used = threading.Semaphore(0), threading.Event(), [], set()
+    try:
+        hold = lambda a: (busy.release(), release.wait(30))  # noqa: E731
+        blockers = [threading.Thread(target=service.run, args=(hold,)) for _ in range(workers)]
+        for blocker in blockers:
+            blocker.start()
+            assert busy.acquire(timeout=30)  # every worker is busy before the others are queued
+        waiting = []
+        for n in range(8):
+            job = lambda a, n=n: (order.append(n), used.add((threading.get_ident(), id(a))))  # noqa: E731
+            waiting.append(threading.Thread(target=service.run, args=(job,)))
+            waiting[-1].start()
+            while service._pool._work_queue.qsize() < n + 1:  # queued before the next one is sent
+                time.sleep(0.001)
+        release.set()
+        for thread in (*blockers, *waiting):
+            thread.join(30)
+    finally:
+        service.stop()
+    # one worker takes them strictly in turn; two take them in turn too, but may finish two neighbours either way
+    assert order == list(range(8)) if workers == 1 else sorted(order) == list(range(8))
+    threads_of = {}
+    for thread_id, answerer in used:
+        threads_of.setdefault(answerer, set()).add(thread_id)
+    assert all(len(ids) == 1 for ids in threads_of.values()) and len({i for i, _ in used}) == len(threads_of)

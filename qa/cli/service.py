@@ -58,8 +58,7 @@ def serve(
             "--workers",
             min=1,
             max=16,
-            help="Questions answered at once; default 1 (its models use every core already; more help on a machine "
-            "with more cores).",
+            help="Questions answered at once, each reading on its share of the cores; default 2 (1 on one core).",
         ),
     ] = None,
     reader: ReaderOpt = True,

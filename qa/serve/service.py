@@ -85,18 +85,19 @@ class Service:
         watch: bool = True,
         workers: int | None = None,
     ) -> None:
-        """`workers` Assistants answer at once (default SERVE_WORKERS), each reading with its share of the cores
-        unless the settings say how many threads."""
+        """`workers` Assistants answer at once (default SERVE_WORKERS, or one a core on fewer cores), each reading
+        with its share of the cores unless the settings say how many threads."""
         from qa.pipeline import Assistant
 
-        workers = SERVE_WORKERS if workers is None else workers
+        cores = len(os.sched_getaffinity(0))
+        workers = min(SERVE_WORKERS, cores) if workers is None else workers
         if workers < 1:
             raise UsageError("at least one answering worker is needed")
         settings = settings or Settings()
         if settings.threads is None and workers > 1:
             # one shared session, each question's reading on its worker's own threads rather than all of them
             # contending for one pool of a thread per core
-            settings = replace(settings, threads=max(1, len(os.sched_getaffinity(0)) // workers))
+            settings = replace(settings, threads=max(1, cores // workers))
 
         def assistant() -> Assistant:
             return Assistant(corpus, index, model, settings, follow_links=follow_links)
@@ -105,11 +106,13 @@ class Service:
         self.writer = assistant()
         self.watch = watch
         self.state = ServiceState()
-        # each answerer keeps to its own thread (its SQLite connections belong to it); a question waits for an idle one
-        self._threads = [ThreadPoolExecutor(1, thread_name_prefix=f"citeqa-answer-{n}") for n in range(workers)]
-        self._idle: queue.SimpleQueue[int] = queue.SimpleQueue()
+        # one pool thread per answerer, each claiming its own for good (its SQLite connections belong to that thread);
+        # questions wait in the pool's one queue and are taken in the order they came, so none is passed over
+        self._unclaimed: queue.SimpleQueue[int] = queue.SimpleQueue()
         for n in range(workers):
-            self._idle.put(n)
+            self._unclaimed.put(n)
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="citeqa-answer", initializer=self._claim)
         self._published = 0  # generations the writer published; each answerer opens the latest between questions
         self._opened = [0] * workers
         self._stop = threading.Event()
@@ -134,8 +137,7 @@ class Service:
         self._stop.set()
         if self._background is not None:
             self._background.join(timeout=30)
-        for thread in self._threads:
-            thread.shutdown(wait=True)
+        self._pool.shutdown(wait=True)
         for assistant in (*self.answerers, self.writer):
             assistant.close()
 
@@ -166,18 +168,20 @@ class Service:
 
     # -- answering (on the worker threads) ------------------------------------------------------------
     def run(self, job: Callable[[Assistant], T]) -> T:
-        """Run `job` with an idle answering Assistant on its thread, after it opened the latest generation."""
+        """Run `job`, in the order questions came, on the next free answering Assistant's thread, after it opened
+        the latest generation."""
         if not self.state.ready and self.state.last_error:
             raise CiteqaError(f"the index could not be built: {self.state.last_error}")
         if not self.state.ready:
             raise IndexBuilding("the index of this corpus is still being built; ask again in a moment")
-        n = self._idle.get()
-        try:
-            return self._threads[n].submit(self._in_step, n, job).result()
-        finally:
-            self._idle.put(n)
+        return self._pool.submit(self._in_step, job).result()
 
-    def _in_step(self, n: int, job: Callable[[Assistant], T]) -> T:
+    def _claim(self) -> None:
+        """A new pool thread takes the answerer no other thread has."""
+        self._local.n = self._unclaimed.get_nowait()
+
+    def _in_step(self, job: Callable[[Assistant], T]) -> T:
+        n = self._local.n
         answerer, published = self.answerers[n], self._published
         if self._opened[n] != published:
             answerer.close()  # its next question opens the generation CURRENT names now
