@@ -6,6 +6,7 @@ import errno
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,9 @@ from qa.settings import DEFAULT_SETTINGS, Settings, validate_mode
 from qa.text.questions import QuestionAnalysis, predicate_text, validate_question
 
 # Why an index may not be writable while it can still be read: answer from it rather than fail.
+# Question vectors an Assistant remembers, the least recently asked forgotten first: a server asked a million
+# different questions keeps 1.5 KiB each of these only (about 6 MiB), not of all of them.
+REMEMBERED_QUESTIONS = 4096
 _UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
 # The weights new indexes are built with (`--precision`); see docs/models.md, "Precision", for the measurement.
 DEFAULT_PRECISION = "fp32"
@@ -80,7 +84,7 @@ class Assistant:
         self._index: IndexReader | None = None
         self._embedder = None
         self._reader = None
-        self._question_vectors: dict[str, np.ndarray] = {}
+        self._question_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # -- indexing -------------------------------------------------------------------------------------
     @property
@@ -288,11 +292,18 @@ class Assistant:
 
     def _encode_questions(self, texts: list[str]) -> np.ndarray:
         """Question vectors, remembered: eval asks each question once per mode, the chat repeats follow-ups."""
-        missing = [t for t in texts if t not in self._question_vectors]
+        remembered = self._question_vectors
+        missing = list(dict.fromkeys(t for t in texts if t not in remembered))
+        found = {t: remembered[t] for t in texts if t in remembered}
         if missing:
             with model_errors():
-                self._question_vectors.update(zip(missing, self.embedder.encode(missing), strict=True))
-        return np.stack([self._question_vectors[t] for t in texts])
+                found.update(zip(missing, self.embedder.encode(missing), strict=True))
+        for text in texts:  # most recently asked last
+            remembered[text] = found[text]
+            remembered.move_to_end(text)
+        while len(remembered) > REMEMBERED_QUESTIONS:
+            remembered.popitem(last=False)
+        return np.stack([found[t] for t in texts])
 
     # -- inspection -----------------------------------------------------------------------------------
     def article(self, article_id: str) -> tuple[ArticleRow, str]:

@@ -361,3 +361,24 @@ def test_questions_are_answered_in_the_order_they_came_each_worker_on_its_own_th
     for thread_id, answerer in used:
         threads_of.setdefault(answerer, set()).add(thread_id)
     assert all(len(ids) == 1 for ids in threads_of.values()) and len({i for i, _ in used}) == len(threads_of)
+
+
+def test_a_long_running_assistant_remembers_only_the_latest_question_vectors(monkeypatch, seed_copy):
+    """A server asked ever new questions keeps a bounded number of their vectors, forgetting the least recent;
+    a remembered question is not embedded again (the tiny hashing embedder counts what it encodes)."""
+    import qa.pipeline
+    from qa.pipeline import Assistant
+    from tests.helpers.fakes import HashingEmbedder
+
+    monkeypatch.setattr(qa.pipeline, "REMEMBERED_QUESTIONS", 3)
+    assistant = Assistant(seed_copy)
+    embedder = HashingEmbedder(assistant.model_id)
+    embedder.precision = assistant.precision  # taken for the model the Assistant would load
+    assistant._embedder = embedder
+    first = assistant._encode_questions(["a?", "b?", "a?"])
+    assistant._encode_questions(["c?", "d?"])  # "b?" is the least recent now, and goes
+    assistant._encode_questions(["a?"])
+    assert embedder.encoded == ["a?", "b?", "c?", "d?"]
+    assert list(assistant._question_vectors) == ["c?", "d?", "a?"] and (first[0] == first[2]).all()
+    assistant._encode_questions(["b?"])
+    assert embedder.encoded[-1] == "b?" and list(assistant._question_vectors) == ["d?", "a?", "b?"]
