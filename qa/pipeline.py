@@ -37,10 +37,10 @@ from qa.retrieve.retriever import Mode, Passage, Query, Retrieval, Retriever
 from qa.settings import DEFAULT_SETTINGS, Settings, validate_mode
 from qa.text.questions import QuestionAnalysis, predicate_text, validate_question
 
-# Why an index may not be writable while it can still be read: answer from it rather than fail.
 # Question vectors an Assistant remembers, the least recently asked forgotten first: a server asked a million
 # different questions keeps 1.5 KiB each of these only (about 6 MiB), not of all of them.
 REMEMBERED_QUESTIONS = 4096
+# Why an index may not be writable while it can still be read: answer from it rather than fail.
 _UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
 # The weights new indexes are built with (`--precision`); see docs/models.md, "Precision", for the measurement.
 DEFAULT_PRECISION = "fp32"
