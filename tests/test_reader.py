@@ -82,6 +82,26 @@ def test_a_fact_never_stated_about_a_mentioned_entity_scores_below_stated_ones(r
         assert max(_read(reader, question)) > 0.3, question
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: the six candidates are read in one padded batch, and int8 activations take one scale a run "
+    "(reading each alone was 11% faster and even on the dev sets, but abstained on one more seed; docs/reader.md)",
+)
+def test_a_sentences_reading_does_not_depend_on_the_others_read_with_it(reader):
+    """A sentence's reading should be its own: read in one padded batch, a BBC dev candidate's probability moved by
+    up to 0.2 with its neighbours, and the best of six changed on 1 question in 11."""
+    question = "What share of the Qatar project will Shell own?"
+    contexts = [join_context(HEADLINE, ARTICLE[i - 1] if i else "") for i in range(len(ARTICLE))]
+    together = reader.read(question, ARTICLE, contexts)
+    alone = [
+        reader.read(question, [sentence], [context])[0] for sentence, context in zip(ARTICLE, contexts, strict=True)
+    ]
+    backwards = reader.read(question, ARTICLE[::-1], contexts[::-1])[::-1]
+    for other in (alone, backwards):
+        assert [r.span for r in other] == [r.span for r in together]
+        assert [r.logit for r in other] == pytest.approx([r.logit for r in together], abs=1e-5)
+
+
 def test_the_readers_span_is_the_asked_expression(reader):
     sentence = ARTICLE[1]
     (reading,) = reader.read("How many barrels a day will the plant produce?", [sentence], [HEADLINE])
