@@ -4,7 +4,6 @@ server through the SDK's own stdio client."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -301,7 +300,7 @@ def test_before_the_first_index_is_built_asks_are_503_with_retry_after(tmp_path,
 
 def test_answering_workers_share_one_model_and_answer_as_one_does(tmp_path, seed_copy):
     """Two answering Assistants hold one encoder and one reader, and concurrent answers equal a lone one's."""
-    from qa.serve.service import AskRequest, Service
+    from qa.serve.service import AskRequest, Service, usable_cores
 
     service = Service(seed_copy, str(tmp_path / "index"), watch=False, workers=2)
     service.start()
@@ -315,7 +314,7 @@ def test_answering_workers_share_one_model_and_answer_as_one_does(tmp_path, seed
         holders = [*service.answerers, service.writer]
         assert len({id(a.embedder) for a in holders}) == 1 and len({id(a.reader) for a in holders}) == 1
         # each worker reads on its share of the cores, not on a pool of a thread per core that both contend for
-        assert service.answerer.reader.threads == max(1, len(os.sched_getaffinity(0)) // 2)
+        assert service.answerer.reader.threads == max(1, usable_cores() // 2)
         assert service.status()["workers"] == 2
     finally:
         service.stop()
@@ -382,3 +381,17 @@ def test_a_long_running_assistant_remembers_only_the_latest_question_vectors(mon
     assert list(assistant._question_vectors) == ["c?", "d?", "a?"] and (first[0] == first[2]).all()
     assistant._encode_questions(["b?"])
     assert embedder.encoded[-1] == "b?" and list(assistant._question_vectors) == ["d?", "a?", "b?"]
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(1, 1), (2, 2), (16, 2)])
+def test_by_default_two_workers_answer_and_no_more_than_the_cores(monkeypatch, tmp_path, seed_copy, cores, workers):
+    import qa.serve.service
+    from qa.serve.service import Service
+
+    monkeypatch.setattr(qa.serve.service, "usable_cores", lambda: cores)
+    service = Service(seed_copy, str(tmp_path / "index"), watch=False)
+    try:
+        assert len(service.answerers) == workers
+        assert service.answerer.settings.threads == (None if workers == 1 else max(1, cores // workers))
+    finally:
+        service.stop()

@@ -89,7 +89,7 @@ class Service:
         with its share of the cores unless the settings say how many threads."""
         from qa.pipeline import Assistant
 
-        cores = len(os.sched_getaffinity(0))
+        cores = usable_cores()
         workers = min(SERVE_WORKERS, cores) if workers is None else workers
         if workers < 1:
             raise UsageError("at least one answering worker is needed")
@@ -250,6 +250,13 @@ class Service:
             cached = (opened, answerer.index.articles())
             self._articles = cached
         return cached[1]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the platform has one, as on Linux)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _checked(request: AskRequest) -> tuple[str, str, object]:
