@@ -294,16 +294,15 @@ class Assistant:
         """Question vectors, remembered: eval asks each question once per mode, the chat repeats follow-ups."""
         remembered = self._question_vectors
         missing = list(dict.fromkeys(t for t in texts if t not in remembered))
-        found = {t: remembered[t] for t in texts if t in remembered}
         if missing:
             with model_errors():
-                found.update(zip(missing, self.embedder.encode(missing), strict=True))
+                remembered.update(zip(missing, self.embedder.encode(missing), strict=True))
         for text in texts:  # most recently asked last
-            remembered[text] = found[text]
             remembered.move_to_end(text)
+        vectors = np.stack([remembered[t] for t in texts])
         while len(remembered) > REMEMBERED_QUESTIONS:
             remembered.popitem(last=False)
-        return np.stack([found[t] for t in texts])
+        return vectors
 
     # -- inspection -----------------------------------------------------------------------------------
     def article(self, article_id: str) -> tuple[ArticleRow, str]:
