@@ -408,6 +408,7 @@ def finish(net, validation: list[Group], tokenizer, out: Path, hyper: Hyper, run
         "calibration": {"a": a, "b": b},
         "validation": figures,
         "export": agreement,
+        "activations": "per token",
         "bytes": (out / "reader.onnx").stat().st_size,
         "versions": {
             "torch": torch.__version__,

@@ -1,0 +1,86 @@
+"""The reader's per-token activation quantization (qa.reader.quantize) on a small MatMul graph of known weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.reader.quantize import per_token_activations, rewrite_file
+
+HIDDEN, OUT = 16, 8
+
+
+def _float_model(path: Path, weight: np.ndarray, bias: np.ndarray) -> None:
+    """x (rows, tokens, HIDDEN) @ weight + bias, as torch exports a Linear."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "weight"], ["product"], name="dense/MatMul"),
+            helper.make_node("Add", ["product", "bias"], ["y"], name="dense/Add"),
+        ],
+        "dense",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", "tokens", HIDDEN])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", "tokens", OUT])],
+        [numpy_helper.from_array(weight, "weight"), numpy_helper.from_array(bias, "bias")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+@pytest.fixture(scope="module")
+def rewritten(tmp_path_factory):
+    """(session of the per-token file, float weight, bias, the int8 weight onnxruntime chose, its scales)."""
+    import onnx
+    import onnxruntime
+    from onnx import numpy_helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    folder = tmp_path_factory.mktemp("quantize")
+    rng = np.random.default_rng(3)
+    weight = rng.normal(size=(HIDDEN, OUT)).astype(np.float32)
+    bias = rng.normal(size=OUT).astype(np.float32)
+    _float_model(folder / "float.onnx", weight, bias)
+    quantize_dynamic(folder / "float.onnx", folder / "tensor.onnx", per_channel=True, weight_type=QuantType.QInt8)
+    rewrite_file(folder / "tensor.onnx", folder / "token.onnx")
+    values = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(folder / "token.onnx")).graph.initializer}
+    session = onnxruntime.InferenceSession(str(folder / "token.onnx"), providers=["CPUExecutionProvider"])
+    return session, weight, bias, values["weight_quantized"].astype(np.float32), values["weight_scale"]
+
+
+def _reference(x: np.ndarray, quantized_weight: np.ndarray, weight_scale: np.ndarray, bias: np.ndarray):
+    """Each token's row scaled by its own largest magnitude into -127..127, rounded half to even."""
+    scale = np.maximum(np.abs(x).max(axis=-1, keepdims=True), np.float32(1e-8)) / np.float32(127)
+    levels = np.clip(np.rint(x / scale), -127, 127)
+    return (levels @ quantized_weight) * weight_scale * scale + bias
+
+
+def test_each_token_gets_its_own_scale(rewritten):
+    session, weight, bias, quantized_weight, weight_scale = rewritten
+    rng = np.random.default_rng(4)
+    # tokens of very different magnitudes: one scale for the tensor would flatten the small ones to a few levels
+    x = (rng.normal(size=(3, 5, HIDDEN)) * rng.choice([0.01, 1.0, 50.0], size=(3, 5, 1))).astype(np.float32)
+    (y,) = session.run(None, {"x": x})
+    np.testing.assert_allclose(y, _reference(x, quantized_weight, weight_scale, bias), rtol=1e-4, atol=1e-4)
+    relative = np.abs(y - (x @ weight + bias)) / np.abs(x @ weight).max(axis=-1, keepdims=True)
+    assert relative.max() < 0.05  # every token near its float product, the smallest ones too
+
+
+def test_a_row_reads_the_same_alone_and_beside_a_larger_one(rewritten):
+    session = rewritten[0]
+    rng = np.random.default_rng(5)
+    row = rng.normal(size=(1, 4, HIDDEN)).astype(np.float32)
+    loud = (rng.normal(size=(1, 4, HIDDEN)) * 100).astype(np.float32)
+    (alone,) = session.run(None, {"x": row})
+    (together,) = session.run(None, {"x": np.concatenate([row, loud])})
+    assert np.array_equal(alone[0], together[0])
+
+
+def test_a_graph_of_another_shape_is_refused(tmp_path):
+    import onnx
+
+    _float_model(tmp_path / "float.onnx", np.eye(HIDDEN, OUT, dtype=np.float32), np.zeros(OUT, np.float32))
+    with pytest.raises(ValueError, match="no per-tensor dynamic quantization"):
+        per_token_activations(onnx.load(str(tmp_path / "float.onnx")))
