@@ -160,6 +160,10 @@ class OnnxEmbedder:
         """For encoding: truncates to the model's limit."""
         return self._load_tokenizer(truncate=True)
 
+    def loaded_tokenizer(self):
+        """The encoding tokenizer if it is loaded already, else None (without loading it): the reader may share it."""
+        return self.__dict__.get("tokenizer")
+
     @cached_property
     def counting_tokenizer(self):
         """For chunk budgets: counts every token of the text."""

@@ -122,8 +122,13 @@ class Assistant:
         if self._reader is None:
             from qa.reader.model import Reader
 
-            self._reader = Reader(threads=self.settings.threads)
+            self._reader = Reader(threads=self.settings.threads, loaded_tokenizer=self._loaded_encoder_tokenizer)
         return self._reader
+
+    def _loaded_encoder_tokenizer(self):
+        """The encoder's tokenizer if the encoder is open and has loaded one (the ONNX path), else None."""
+        loaded = getattr(self._embedder, "loaded_tokenizer", None)
+        return loaded() if loaded else None
 
     def load_model(self) -> None:
         """Load the models now (the chat does, so that its first question does not wait for them)."""

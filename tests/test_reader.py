@@ -49,7 +49,7 @@ def test_the_shipped_model_is_small_and_described_by_its_manifest():
     # Per-token activation scales (qa.reader.quantize), against the network of the same int8 weights in float:
     # mean 0.003, worst 0.07, the same best sentence for 99.5% (one scale a tensor: 0.009, 0.29, 97.5%).
     assert manifest["activations"] == "per token"
-    if "reexported" in manifest:  # exported again after training (python -m qa.reader.recover); a retrained one is not
+    if "reexported" in manifest:  # exported again after training (python -m qa.reader.reexport); a retrained one is not
         against_weights = manifest["reexported"]["against_the_weights_network"]
         now, before = against_weights["after"], against_weights["before"]
         assert now["probability_mean_difference"] < before["probability_mean_difference"]
@@ -168,11 +168,45 @@ def test_the_saved_optimized_graph_reads_as_the_plain_model(tmp_path, monkeypatc
     for _ in range(2):  # the first saves the copy, the second loads it
         logits = [r.logit for r in Reader().read("What share will Shell own?", ARTICLE, contexts)]
         assert max(abs(a - b) for a, b in zip(logits, expected, strict=True)) < 1e-4
-    assert sorted(p.name for p in saved.iterdir()) == ["model.onnx", "weights.data"] and not older.exists()
+    assert sorted(p.name for p in saved.iterdir()) == ["model.onnx", "tokenizer.sha256", "weights.data"]
+    assert not older.exists()
     (saved / "model.onnx").write_bytes(b"damaged")
     logits = [r.logit for r in Reader().read("What share will Shell own?", ARTICLE, contexts)]
     assert max(abs(a - b) for a, b in zip(logits, expected, strict=True)) < 1e-4
     assert (saved / "model.onnx").stat().st_size > len(b"damaged")  # made again
+
+
+def test_the_reader_reads_with_the_encoders_tokenizer_when_it_is_its_own(tmp_path, monkeypatch, seed_index_dir):
+    """A cold `ask` has loaded the encoder's tokenizer (its own file, written by another tool) before the reader
+    reads: the reader takes it once it has found, on an earlier use, that its own tokenizer does the same to text,
+    and reads exactly as with its own. Another tokenizer, one that truncates shorter than the reader keeps, or a
+    tokenizer.json changed since, is not taken."""
+    from embeddings.factory import load_embedder
+    from qa.paths import cache_root
+
+    encoder_tokenizer = load_embedder(export_root=cache_root() / "onnx").tokenizer  # exported with the seed index
+    copy = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, copy)
+    monkeypatch.setattr(Reader, "_optimized_copy", lambda self: tmp_path / "optimized")
+    contexts = [join_context(HEADLINE, ARTICLE[i - 1] if i else "") for i in range(len(ARTICLE))]
+
+    def reading(offered):
+        reader = Reader(copy, loaded_tokenizer=lambda: offered)
+        readings = reader.read("What share will Shell own?", ARTICLE, contexts)
+        return reader.tokenizer, [(r.logit, r.span) for r in readings]
+
+    own_tokenizer, own = reading(None)  # the first use finds its digest
+    assert own_tokenizer is not encoder_tokenizer
+    shared_tokenizer, shared = reading(encoder_tokenizer)
+    assert shared_tokenizer is encoder_tokenizer and shared == own
+    short = load_tokenizer(MODEL_DIR / "tokenizer.json")
+    short.enable_truncation(16)
+    assert reading(short)[0] is not short
+    other = load_tokenizer(MODEL_DIR / "tokenizer.json")
+    other.add_tokens(["citeqa-word"])
+    assert reading(other)[0] is not other
+    (copy / "tokenizer.json").write_bytes((copy / "tokenizer.json").read_bytes() + b" ")
+    assert reading(encoder_tokenizer)[0] is not encoder_tokenizer
 
 
 def test_a_damaged_model_is_one_line_from_the_cli(tmp_path, seed_index_dir):
@@ -215,10 +249,12 @@ def test_the_training_command_runs_end_to_end_on_a_tiny_sample(tmp_path):
     assert "MatMulIntegerToFloat" in ops and "DynamicQuantizeLinear" not in ops  # scaled per token at export
 
 
+@pytest.mark.skipif(not TRAIN.is_dir(), reason="the training data (../shared/train) is not beside this checkout")
 def test_an_export_is_made_again_from_its_own_weights(tmp_path):
-    """python -m qa.reader.recover: a reader exported anew from the weights in its file, in place; the same weights
-    come back out, and the manifest records both files against the network they make."""
-    from qa.reader.recover import exported_state, reexport
+    """python -m qa.reader.reexport: a reader exported anew from the weights in its file, in place; the same
+    weights come back out, and the manifest records both files against the network they make."""
+    from qa.reader.recover import exported_state
+    from qa.reader.reexport import reexport
     from qa.reader.train import main
 
     out = tmp_path / "model"

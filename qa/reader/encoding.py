@@ -10,6 +10,7 @@ keep their character offsets, so a predicted answer span maps back into the arti
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,23 @@ def load_tokenizer(path: Path):
     tokenizer.no_truncation()
     tokenizer.no_padding()
     return tokenizer
+
+
+def tokenizer_digest(tokenizer) -> str:
+    """What the tokenizer does to text, as a SHA-256: its serialization without the truncation and padding
+    settings (which lead it), so that two files of one tokenizer written by different tools compare equal."""
+    serialized = tokenizer.to_str()
+    start = max(serialized.find(',"added_tokens":'), 0)  # not found: the whole of it
+    return hashlib.sha256(serialized[start:].encode("utf-8")).hexdigest()
+
+
+def can_read_with(tokenizer) -> bool:
+    """Whether a tokenizer set up for another use (the encoder's) encodes the reader's rows as its own does: no
+    padding, and no truncation shorter than the longest part the reader keeps (it takes each part's first
+    tokens itself, without special tokens)."""
+    truncation = tokenizer.truncation
+    longest = max(MAX_QUESTION_TOKENS, MAX_SENTENCE_TOKENS, MAX_CONTEXT_TOKENS)
+    return tokenizer.padding is None and (truncation is None or truncation["max_length"] >= longest)
 
 
 def encode(tokenizer, questions: list[str], sentences: list[str], contexts: list[str]) -> Encoded:

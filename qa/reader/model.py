@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import CiteqaError, first_line
-from qa.reader.encoding import best_span, encode, join_context, load_tokenizer
+from qa.reader.encoding import best_span, can_read_with, encode, join_context, load_tokenizer, tokenizer_digest
 
 MODEL_DIR = Path(__file__).parent / "model"
 MANIFEST_FORMAT = 1
@@ -48,6 +50,19 @@ def context_text(context: tuple[str, ...], headline: bool) -> str:
     return join_context(title, previous)
 
 
+def _stamp(path: Path) -> str:
+    status = path.stat()
+    return f"{status.st_size} {status.st_mtime_ns}"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Best effort: a cache file this user cannot write is only not remembered."""
+    staged = path.with_name(f".{path.name}-{os.getpid()}")
+    with suppress(OSError):
+        staged.write_text(text, encoding="ascii")
+        os.replace(staged, path)
+
+
 def _forget_other_copies(kept: Path) -> None:
     """Remove the optimized graphs of other readers (23 MB each) beside `kept`: a new reader's first use is an
     upgrade's, and a reader used again (CITEQA_READER) saves its copy again in a tenth of a second."""
@@ -61,12 +76,17 @@ def _forget_other_copies(kept: Path) -> None:
 class Reader:
     """Loads on first use; one instance serves every question of a process."""
 
-    def __init__(self, directory: Path | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self, directory: Path | None = None, threads: int | None = None, loaded_tokenizer: Callable | None = None
+    ) -> None:
         """`directory` holds reader.onnx, tokenizer.json and manifest.json; default: $CITEQA_READER (a reader
         retrained elsewhere), else the one shipped in the package. `threads`: those of one reading (None: one
-        per core; a server answering several questions at once gives each a share)."""
+        per core; a server answering several questions at once gives each a share). `loaded_tokenizer`: gives
+        a tokenizer the process has already loaded (the encoder's), or None; the reader reads with it when it
+        is the reader's own tokenizer (a cold `ask` then parses one tokenizer file instead of two, 55 ms)."""
         self.directory = directory or Path(os.environ.get("CITEQA_READER") or MODEL_DIR)
         self.threads = threads
+        self.loaded_tokenizer = loaded_tokenizer
 
     def _damaged(self, what: str) -> ReaderError:
         return ReaderError(f"the reader model in {self.directory} is {what}; {RETRAIN_HINT}")
@@ -116,10 +136,20 @@ class Reader:
     @cached_property
     def tokenizer(self):
         path = self.directory / "tokenizer.json"
+        offered = self.loaded_tokenizer() if self.loaded_tokenizer else None
+        # this reader's tokenizer_digest, once found, for its tokenizer.json of this size and time
+        remembered = self._optimized_copy() / "tokenizer.sha256"
+        if offered is not None and can_read_with(offered):
+            with suppress(OSError):
+                if remembered.read_text(encoding="ascii") == f"{tokenizer_digest(offered)} {_stamp(path)}":
+                    return offered
         try:
-            return load_tokenizer(path)
+            own = load_tokenizer(path)
         except Exception as exc:  # tokenizers raises its own exception type for a bad file
             raise self._damaged(f"missing or damaged (tokenizer.json: {first_line(exc)})") from None
+        if remembered.parent.is_dir():  # made with the optimized graph, which the first reading saves
+            _write_atomic(remembered, f"{tokenizer_digest(own)} {_stamp(path)}")
+        return own
 
     def load(self) -> None:
         """Open the model now (the chat and servers do, so that the first question does not wait)."""
@@ -129,8 +159,9 @@ class Reader:
         """A Reading for each candidate sentence (with its context, "" for none), in the order given."""
         if not sentences:
             return []
+        session = self.session  # first: opening it saves the folder the tokenizer's digest is kept in
         encoded = encode(self.tokenizer, [question] * len(sentences), sentences, contexts)
-        answer, start, end = self.session.run(None, encoded.feeds())
+        answer, start, end = session.run(None, encoded.feeds())
         calibration = self.manifest["calibration"]
         probabilities = 1.0 / (1.0 + np.exp(-(calibration["a"] * answer + calibration["b"])))
         readings = []
