@@ -100,7 +100,8 @@ def test_a_sentences_reading_does_not_depend_on_the_others_read_with_it(reader):
         reader.read(question, [sentence], [context])[0] for sentence, context in zip(ARTICLE, contexts, strict=True)
     ]
     backwards = reader.read(question, ARTICLE[::-1], contexts[::-1])[::-1]
-    for other in (alone, backwards):
+    one_thread = Reader(threads=1).read(question, ARTICLE, contexts)  # reads each sentence in a run of its own
+    for other in (alone, backwards, one_thread):
         assert [r.span for r in other] == [r.span for r in together]
         assert [r.logit for r in other] == pytest.approx([r.logit for r in together], abs=1e-5)
 

@@ -156,9 +156,17 @@ class Reader:
         self.read("warm-up", ["A sentence."], [""])
 
     def read(self, question: str, sentences: list[str], contexts: list[str]) -> list[Reading]:
-        """A Reading for each candidate sentence (with its context, "" for none), in the order given."""
+        """A Reading for each candidate sentence (with its context, "" for none), in the order given. On one
+        thread each is read in a run of its own, unpadded: a fifth less time than one padded batch (on two
+        threads, the batch is quicker). Activations are quantized per token, so either way a sentence reads
+        the same (tested)."""
         if not sentences:
             return []
+        if self.threads == 1 and len(sentences) > 1:
+            return [self._read(question, [s], [c])[0] for s, c in zip(sentences, contexts, strict=True)]
+        return self._read(question, sentences, contexts)
+
+    def _read(self, question: str, sentences: list[str], contexts: list[str]) -> list[Reading]:
         session = self.session  # first: opening it saves the folder the tokenizer's digest is kept in
         encoded = encode(self.tokenizer, [question] * len(sentences), sentences, contexts)
         answer, start, end = session.run(None, encoded.feeds())
