@@ -300,7 +300,8 @@ def test_before_the_first_index_is_built_asks_are_503_with_retry_after(tmp_path,
 
 def test_answering_workers_share_one_model_and_answer_as_one_does(tmp_path, seed_copy):
     """Two answering Assistants hold one encoder and one reader, and concurrent answers equal a lone one's."""
-    from qa.serve.service import AskRequest, Service, usable_cores
+    from qa.cores import usable_cores
+    from qa.serve.service import AskRequest, Service
 
     service = Service(seed_copy, str(tmp_path / "index"), watch=False, workers=2)
     service.start()

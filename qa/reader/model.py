@@ -11,15 +11,25 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
 
+from qa.cores import usable_cores
 from qa.errors import CiteqaError, first_line
-from qa.reader.encoding import best_span, can_read_with, encode, join_context, load_tokenizer, tokenizer_digest
+from qa.reader.encoding import (
+    Encoded,
+    best_span,
+    can_read_with,
+    encode,
+    join_context,
+    load_tokenizer,
+    tokenizer_digest,
+)
 
 MODEL_DIR = Path(__file__).parent / "model"
 MANIFEST_FORMAT = 1
@@ -118,7 +128,7 @@ class Reader:
         copy = self._optimized_copy()
         first_use = not copy.exists()
         try:
-            session = saved_optimized_session(path, copy, spinning=False, threads=self.threads)
+            session = saved_optimized_session(path, copy, spinning=False, threads=1)  # rows run in parallel
         except Exception as exc:  # onnxruntime raises several types for an unreadable model
             raise self._damaged(f"damaged ({path.name}: {first_line(exc)})") from None
         if first_use and copy.exists():
@@ -155,30 +165,44 @@ class Reader:
         """Open the model now (the chat and servers do, so that the first question does not wait)."""
         self.read("warm-up", ["A sentence."], [""])
 
+    @cached_property
+    def parallel(self) -> int:
+        """Candidates read at once: `threads`, else one a core."""
+        return self.threads or usable_cores()
+
+    @cached_property
+    def _pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(self.parallel, thread_name_prefix="citeqa-reader")
+
     def read(self, question: str, sentences: list[str], contexts: list[str]) -> list[Reading]:
-        """A Reading for each candidate sentence (with its context, "" for none), in the order given. On one
-        thread each is read in a run of its own, unpadded: a fifth less time than one padded batch (on two
-        threads, the batch is quicker). Activations are quantized per token, so either way a sentence reads
-        the same (tested)."""
+        """A Reading for each candidate sentence (with its context, "" for none), in the order given. Each is read
+        in a run of its own, unpadded and on one thread, `parallel` at once: on two cores 22.7 against 41.5 ms
+        p50 for one padded batch of six on two threads, and on one thread a fifth less time than the batch.
+        Activations are quantized per token, so a sentence reads the same either way (tested)."""
         if not sentences:
             return []
-        if self.threads == 1 and len(sentences) > 1:
-            return [self._read(question, [s], [c])[0] for s, c in zip(sentences, contexts, strict=True)]
-        return self._read(question, sentences, contexts)
-
-    def _read(self, question: str, sentences: list[str], contexts: list[str]) -> list[Reading]:
         session = self.session  # first: opening it saves the folder the tokenizer's digest is kept in
         encoded = encode(self.tokenizer, [question] * len(sentences), sentences, contexts)
-        answer, start, end = session.run(None, encoded.feeds())
+        rows = range(len(sentences))
+        run = partial(_run_row, session, encoded)
+        outputs = list(self._pool.map(run, rows) if self.parallel > 1 and len(rows) > 1 else map(run, rows))
         calibration = self.manifest["calibration"]
-        probabilities = 1.0 / (1.0 + np.exp(-(calibration["a"] * answer + calibration["b"])))
         readings = []
-        for r, offsets in enumerate(encoded.offsets):
-            first = int(encoded.sentence_first[r])
+        for r, (answer, start, end) in zip(rows, outputs, strict=True):
+            probability = 1.0 / (1.0 + np.exp(-(calibration["a"] * answer + calibration["b"])))
+            first, offsets = int(encoded.sentence_first[r]), encoded.offsets[r]
             if offsets:
-                i, j, score = best_span(start[r, first : first + len(offsets)], end[r, first : first + len(offsets)])
+                i, j, score = best_span(start[first : first + len(offsets)], end[first : first + len(offsets)])
                 span = (offsets[i][0], offsets[j][1])
             else:
                 span, score = (0, 0), float("-inf")
-            readings.append(Reading(float(probabilities[r]), float(answer[r]), span, score))
+            readings.append(Reading(float(probability), answer, span, score))
         return readings
+
+
+def _run_row(session, encoded: Encoded, row: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """Row `row` of a padded batch read alone, without its padding: its answer logit and start and end logits."""
+    length = int(encoded.attention_mask[row].sum())
+    feeds = {name: rows[row : row + 1, :length] for name, rows in encoded.feeds().items()}
+    answer, start, end = session.run(None, feeds)
+    return float(answer[0]), start[0], end[0]

@@ -15,7 +15,6 @@ parser, article ids only ever looked up among the indexed ones (never joined int
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -25,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from qa.cores import usable_cores
 from qa.errors import CiteqaError, UsageError
 from qa.present.render import answer_to_dict, passage_dicts
 from qa.retrieve.filters import make_filter
@@ -250,13 +250,6 @@ class Service:
             cached = (opened, answerer.index.articles())
             self._articles = cached
         return cached[1]
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity where the platform has one, as on Linux)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _checked(request: AskRequest) -> tuple[str, str, object]:
