@@ -100,8 +100,9 @@ def test_a_sentences_reading_does_not_depend_on_the_others_read_with_it(reader):
         reader.read(question, [sentence], [context])[0] for sentence, context in zip(ARTICLE, contexts, strict=True)
     ]
     backwards = reader.read(question, ARTICLE[::-1], contexts[::-1])[::-1]
-    one_thread = Reader(threads=1).read(question, ARTICLE, contexts)  # reads each sentence in a run of its own
-    for other in (alone, backwards, one_thread):
+    one_thread = Reader(threads=1).read(question, ARTICLE, contexts)  # each sentence in a run of its own
+    three_at_once = Reader(threads=3).read(question, ARTICLE, contexts)  # shares of the rows on pool threads
+    for other in (alone, backwards, one_thread, three_at_once):
         assert [r.span for r in other] == [r.span for r in together]
         assert [r.logit for r in other] == pytest.approx([r.logit for r in together], abs=1e-5)
 
