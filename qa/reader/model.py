@@ -99,8 +99,9 @@ class Reader:
         self.loaded_tokenizer = loaded_tokenizer
         # Candidates one reading reads at once: `threads`, else one a core. The pool has a thread a core, so
         # readings of several questions at once (a server's workers sharing this reader) each get theirs.
-        self.parallel = threads or usable_cores()
-        self._pool = ThreadPoolExecutor(usable_cores(), thread_name_prefix="citeqa-reader")  # threads start on use
+        cores = usable_cores()
+        self.parallel = threads or cores
+        self._pool = ThreadPoolExecutor(cores, thread_name_prefix="citeqa-reader")  # threads start on use
 
     def _damaged(self, what: str) -> ReaderError:
         return ReaderError(f"the reader model in {self.directory} is {what}; {RETRAIN_HINT}")
