@@ -69,7 +69,7 @@ def _logits(reader: Reader, question: str) -> list[float]:
         pytest.param(
             "What share of its $6bn Qatar project will Shell own?",
             2,
-            marks=pytest.mark.xfail(strict=True, reason="known miss: the lead (logit -0.4) outranks the 30% (-1.5)"),
+            marks=pytest.mark.xfail(strict=True, reason="known miss: the lead (logit -0.0) outranks the 30% (-1.4)"),
         ),
     ],
 )
@@ -83,7 +83,7 @@ def test_the_sentence_that_states_the_fact_outranks_the_lead_and_the_entity(read
 
 def test_a_fact_never_stated_about_a_mentioned_entity_scores_below_stated_ones(reader):
     """The article names Shell's chief executive but never says who it is, and never gives the plant's staff: no
-    sentence is likely to answer (measured: 0.11 and 0.17 at most), unlike the stated facts (0.38 to 0.88)."""
+    sentence is likely to answer (measured: 0.18 and 0.03 at most), unlike the stated facts (0.81 and 0.90)."""
     for question in ("What is the name of Shell's chief executive?", "How many people work at the Ras Laffan plant?"):
         assert max(_read(reader, question)) < 0.25, question
     for question in ("Where will the gas plant be built?", "How many barrels a day will the plant produce?"):
@@ -370,12 +370,50 @@ def test_an_answerless_batch_reads_only_negatives_and_leaves_out_lone_answers():
     import random
 
     from qa.reader.data import Group, Item
-    from qa.reader.train import Hyper, batch_of
+    from qa.reader.train import Hyper, Round, batch_of
 
     tokenizer = load_tokenizer(MODEL_DIR / "tokenizer.json")
     lone = Group("Who?", "tweet", "t", (Item("Jo did it.", "", 1.0, (0, 2)),))
     other = Group(
         "Who founded Acme?", "nq", "d", (Item("Jo founded Acme.", "", 1.0), Item("Acme makes anvils.", "", 0.0))
     )
-    _, labels, _, bounds = batch_of(tokenizer, [lone, other, other], Hyper(), random.Random(3), answerless_share=1.0)
+    everything = Round(0, 0.0, answerless_share=1.0)
+    _, labels, _, bounds = batch_of(tokenizer, [lone, other, other], Hyper(), random.Random(3), everything)
     assert not labels.any() and all(b > a for a, b in bounds) and len(bounds) == 2
+
+
+def test_similar_negatives_are_the_documents_most_alike_sentences_that_do_not_answer():
+    """The sentence restating the question's premise is found in another paragraph; the answering sentence and
+    any sentence holding the answer never are; a round reading them keeps the other documents' sentences."""
+    from qa.reader.data import Document, Group, Item, Question, retrieved_negatives
+    from qa.reader.train import with_similar
+
+    shell = Document(
+        "news:1",
+        "new_wiki",
+        "Shell deal",
+        [
+            ["Shell signed a $6bn gas project deal with Qatar on Monday.", "Weather was mild in Doha."],
+            ["The Qatar gas project deal makes Shell the largest investor.", "Shell will own 30% of the project."],
+            ["Analysts said 30% was a fair share.", "Markets closed higher."],
+        ],
+    )
+    other = Document("news:2", "new_wiki", "", [["BP signed a gas deal with Oman.", "Markets fell on Monday."]])
+    questions = [
+        Question("What share of the Qatar gas project deal will Shell own?", shell, 1, 1, None, ("30%",)),
+        Question("Who signed a gas deal with Oman?", other, 0, 0, None, ("BP",)),
+    ]
+    far, near = retrieved_negatives(questions, 1, 2)
+    alike = [sentence for sentence, _ in near[0]]
+    assert alike == [
+        "The Qatar gas project deal makes Shell the largest investor.",
+        "Shell signed a $6bn gas project deal with Qatar on Monday.",
+    ]
+    assert near[0][0][1] == join_context("Shell deal", "Weather was mild in Doha.")  # read with its context
+    assert all(sentence not in shell.paragraphs[0] + shell.paragraphs[1] for sentence, _ in far[0])
+
+    items = tuple(Item(f"s{n}", "", float(n == 0)) for n in range(7))  # answer, 3 + 1 of the article, 2 retrieved
+    group = Group("q", "new_wiki", "d", items, (Item("h", "", 0.0), items[2]))
+    read = with_similar(group, 2, 7)
+    assert [i.sentence for i in read] == ["s0", "h", "s2", "s3", "s4", "s5", "s6"]
+    assert with_similar(group, 0, 7) == items and with_similar(Group("q", "nq", "d", items), 2, 7) == items

@@ -24,7 +24,6 @@ import hashlib
 import json
 import pickle
 import random
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from qa.eval.metrics import contains_gold
 from qa.eval.train_questions import SOURCES, TRAP, article_of, training_dataset
 from qa.paths import cache_root
 from qa.pipeline import Assistant
+from qa.provenance import current_commit
 from qa.retrieve.retriever import Passage
 from qa.text.questions import analyse_question
 
@@ -343,16 +343,6 @@ def figures(cases: list[Case], judged: list[tuple[float, bool]], threshold: floa
         "abstain_recall": round(row["abstain_recall"], 4),
         "abstain_precision": round(row["abstain_precision"], 4),
     }
-
-
-def current_commit() -> str:
-    """HEAD's hash, marked `-dirty` when the tree has changes that are not committed (a fit from work in progress)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=ROOT)
-        status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=True, cwd=ROOT)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
 
 
 def fitting_parser(program: str, description: str, per_source: tuple[int, str], out: Path) -> argparse.ArgumentParser:

@@ -24,7 +24,6 @@ from qa.answer.choose import JOINT_FEATURES, feature_probability, joint_row, of_
 from qa.eval.fit_answer import (
     ROOT,
     Sample,
-    current_commit,
     fit_answerable,
     fitting_parser,
     folds_of,
@@ -33,6 +32,7 @@ from qa.eval.fit_answer import (
     training_samples,
 )
 from qa.eval.train_questions import SOURCES, TRAP
+from qa.provenance import current_commit
 from qa.text.questions import analyse_question
 
 JOINT_MODULE = ROOT / "qa" / "answer" / "joint_weights.py"

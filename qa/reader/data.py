@@ -31,6 +31,7 @@ from qa.text.sentences import split_sentences
 SAME_PARAGRAPH_NEGATIVES = 3
 OTHER_PARAGRAPH_NEGATIVES = 1
 RETRIEVED_NEGATIVES = 2
+SIMILAR_NEGATIVES = 3  # kept with each group (Group.similar)
 VALIDATION_SHARE = 0.04  # of documents
 _TOKENISED_QUOTES = re.compile(r"``|''")
 _SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}]|'s\b|n't\b|'re\b|'ve\b|'ll\b|'d\b|'m\b)")
@@ -57,6 +58,9 @@ class Group:
     source: str
     document: str
     items: tuple[Item, ...]
+    # The sentences of its own document most like the question that do not answer it (TF-IDF), most alike first:
+    # the hardest negatives, which a round may read in place of some random ones (qa.reader.train.Round).
+    similar: tuple[Item, ...] = ()
 
 
 @dataclass
@@ -243,8 +247,11 @@ def _contains_answer(sentence: str, answers: Iterable[str]) -> bool:
     return any(a and a.lower() in low for a in answers)
 
 
-def retrieved_negatives(questions: list[Question], per_question: int) -> list[list[tuple[str, str]]]:
-    """For each question, the best TF-IDF matches among the sentences of other documents (with their context)."""
+def retrieved_negatives(
+    questions: list[Question], per_question: int, in_document: int = 0
+) -> tuple[list[list[tuple[str, str]]], list[list[tuple[str, str]]]]:
+    """For each question, the best TF-IDF matches (with their context) among the sentences of other documents,
+    and the `in_document` best among its own document's sentences that do not answer it."""
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -271,14 +278,46 @@ def retrieved_negatives(questions: list[Question], per_question: int) -> list[li
                 if pool[j][2] != q.document.key and not _contains_answer(pool[j][0], q.answers)
             ]
             chosen.append(picked[:per_question])
-    return chosen
+    sentence_rows: dict[int, tuple[list[tuple[int, int, str]], object]] = {}  # a document's, transformed once
+    near = []
+    for n, q in enumerate(questions):
+        if id(q.document) not in sentence_rows:
+            flat = [(p, i, s) for p, sentences in enumerate(q.document.paragraphs) for i, s in enumerate(sentences)]
+            sentence_rows[id(q.document)] = flat, vectoriser.transform([s for _, _, s in flat])
+        near.append(_similar_in_document(q, queries[n], *sentence_rows[id(q.document)], in_document))
+    return chosen, near
 
 
-def build_groups(questions: list[Question], seed: int, retrieved: list[list[tuple[str, str]]]) -> list[Group]:
-    """One group per question: its answer sentence, then its negatives (see the module docstring)."""
+def _similar_in_document(question: Question, query, flat, rows, count: int) -> list[tuple[str, str]]:
+    """The `count` sentences of the question's own document (`flat`: paragraph, index and text of each, `rows` their
+    TF-IDF) most like it, with their context, leaving out its answering sentence and any holding one of its answers:
+    the lead that restates its premise, the sentence about the same names without the fact."""
+    import numpy as np
+
+    if count <= 0:
+        return []
+    similarity = (rows @ query.T).toarray().ravel()
+    picked = []
+    for k in np.argsort(-similarity, kind="stable"):
+        p, i, text = flat[k]
+        if len(picked) == count or similarity[k] <= 0:
+            break
+        if (p, i) != (question.paragraph, question.index) and not _contains_answer(text, question.answers):
+            picked.append((text, context_of(question.document, p, i)))
+    return picked
+
+
+def build_groups(
+    questions: list[Question],
+    seed: int,
+    retrieved: list[list[tuple[str, str]]],
+    similar: list[list[tuple[str, str]]] | None = None,
+) -> list[Group]:
+    """One group per question: its answer sentence, then its negatives (see the module docstring), and its
+    document's sentences most like it (`similar`, from retrieved_negatives)."""
     rng = random.Random(seed)
     groups = []
-    for question, far in zip(questions, retrieved, strict=True):
+    for question, far, near in zip(questions, retrieved, similar or [[]] * len(questions), strict=True):
         doc = question.document
         sentences = doc.paragraphs[question.paragraph]
         positive = Item(
@@ -299,7 +338,8 @@ def build_groups(questions: list[Question], seed: int, retrieved: list[list[tupl
         for p, i in rng.sample(others, min(OTHER_PARAGRAPH_NEGATIVES, len(others))):
             negatives.append(Item(doc.paragraphs[p][i], context_of(doc, p, i), 0.0))
         negatives += [Item(s, c, 0.0) for s, c in far]
-        groups.append(Group(question.text, doc.source, doc.key, (positive, *negatives)))
+        alike = tuple(Item(s, c, 0.0) for s, c in near)
+        groups.append(Group(question.text, doc.source, doc.key, (positive, *negatives), alike))
     return groups
 
 
@@ -313,7 +353,8 @@ def load_groups(root: Path, seed: int, limit: int | None = None) -> tuple[list[G
         for q in questions:
             by_source.setdefault(q.document.source, []).append(q)
         questions = [q for qs in by_source.values() for q in rng.sample(qs, min(limit, len(qs)))]
-    groups = build_groups(questions, seed, retrieved_negatives(questions, RETRIEVED_NEGATIVES))
+    far, near = retrieved_negatives(questions, RETRIEVED_NEGATIVES, SIMILAR_NEGATIVES)
+    groups = build_groups(questions, seed, far, near)
     random.Random(seed).shuffle(groups)
     train = [g for g in groups if not is_validation(g.document)]
     validation = [g for g in groups if is_validation(g.document)]

@@ -16,11 +16,12 @@ import os
 import sys
 from pathlib import Path
 
+from qa.provenance import current_commit
 from qa.reader.data import load_groups
 from qa.reader.encoding import load_tokenizer
 from qa.reader.export import agreement, export, tokenizer_path
 from qa.reader.recover import load_exported
-from qa.reader.train import MODEL_DIR, _commit, _network
+from qa.reader.train import MODEL_DIR, _network
 
 
 def reexport(model_dir: Path, data: Path, limit: int | None = None, log=print) -> dict:
@@ -48,7 +49,7 @@ def reexport(model_dir: Path, data: Path, limit: int | None = None, log=print) -
         bytes=model.stat().st_size,
         reexported={
             "from_sha256": replaced,
-            "commit": _commit(),
+            "commit": current_commit(),
             "export_of_the_trained_network": trained,
             "against_the_weights_network": {"before": before, "after": after},
         },

