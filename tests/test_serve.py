@@ -298,17 +298,25 @@ def test_before_the_first_index_is_built_asks_are_503_with_retry_after(tmp_path,
     service.stop()
 
 
+def _ready_service(corpus: Path, index: Path, watch: bool, workers: int):
+    """A started Service whose first index is built (or two minutes passed)."""
+    from qa.serve.service import Service
+
+    service = Service(corpus, str(index), watch=watch, workers=workers)
+    service.start()
+    deadline = time.monotonic() + 120
+    while not service.state.ready and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return service
+
+
 def test_answering_workers_share_one_model_and_answer_as_one_does(tmp_path, seed_copy):
     """Two answering Assistants hold one encoder and one reader, and concurrent answers equal a lone one's."""
     from qa.cores import usable_cores
-    from qa.serve.service import AskRequest, Service
+    from qa.serve.service import AskRequest
 
-    service = Service(seed_copy, str(tmp_path / "index"), watch=False, workers=2)
-    service.start()
+    service = _ready_service(seed_copy, tmp_path / "index", watch=False, workers=2)
     try:
-        deadline = time.monotonic() + 120
-        while not service.state.ready and time.monotonic() < deadline:
-            time.sleep(0.2)
         alone = service.ask(AskRequest(QUESTION))
         with ThreadPoolExecutor(8) as pool:
             together = list(pool.map(lambda _: service.ask(AskRequest(QUESTION)), range(16)))
@@ -324,6 +332,42 @@ def test_answering_workers_share_one_model_and_answer_as_one_does(tmp_path, seed
         return {key: value for key, value in document.items() if key != "timings"}
 
     assert all(without_timings(d) == without_timings(alone) for d in together)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own niceness is Linux's")
+def test_the_writer_gives_way_to_the_answering_threads(tmp_path, seed_copy):
+    """The index writer runs at BACKGROUND_NICENESS, and so do the threads it starts (an onnxruntime pool); the
+    answering workers run as the process does: on busy cores a question comes before an update."""
+    import os
+
+    from qa.cores import BACKGROUND_NICENESS, run_in_background
+    from qa.serve.service import AskRequest
+
+    def niceness(thread_id: int = 0) -> int:
+        return os.getpriority(os.PRIO_PROCESS, thread_id)
+
+    seen: dict[str, int] = {}
+
+    def background() -> None:
+        seen["lowered"] = run_in_background()
+        child = threading.Thread(target=lambda: seen.update(child=niceness(threading.get_native_id())))
+        child.start()
+        child.join()
+        seen["self"] = niceness(threading.get_native_id())
+
+    thread = threading.Thread(target=background)
+    thread.start()
+    thread.join()
+    assert seen == {"lowered": True, "child": max(niceness(), BACKGROUND_NICENESS), "self": seen["child"]}
+
+    service = _ready_service(seed_copy, tmp_path / "index", watch=True, workers=1)
+    try:
+        writer = niceness(service._background.native_id)  # watching the folder: alive
+        answerer = service.run(lambda _: niceness(threading.get_native_id()))
+        assert service.ask(AskRequest(QUESTION))["answered"]
+    finally:
+        service.stop()
+    assert writer == max(niceness(), BACKGROUND_NICENESS) and answerer == niceness() < BACKGROUND_NICENESS
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from qa.cores import usable_cores
+from qa.cores import run_in_background, usable_cores
 from qa.errors import CiteqaError, UsageError
 from qa.present.render import answer_to_dict, passage_dicts
 from qa.retrieve.filters import make_filter
@@ -142,6 +142,7 @@ class Service:
             assistant.close()
 
     def _keep_in_step(self) -> None:
+        run_in_background()  # answering first: an update waits for a free core, a question does not
         self._update()
         if self.watch and not self._stop.is_set():
             self.writer.watch(self._update, stop=self._stop, catch_up=True)
