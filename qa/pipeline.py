@@ -82,6 +82,9 @@ class Assistant:
         )
         self.settings = settings
         self._index: IndexReader | None = None
+        self._outgoing: IndexReader | None = (
+            None  # the generation switched from, shared with the next (switch_generation)
+        )
         self._embedder = None
         self._reader = None
         self._question_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -193,7 +196,12 @@ class Assistant:
     @property
     def index(self) -> IndexReader:
         if self._index is None:
-            index = self.store.open(self.requested_model)
+            outgoing, self._outgoing = self._outgoing, None
+            try:
+                index = self.store.open(self.requested_model, previous=outgoing)
+            finally:
+                if outgoing is not None:
+                    outgoing.close()
             try:
                 index.require_corpus(self.corpus)
                 if self.requested_precision and index.params.precision != self.requested_precision:
@@ -208,10 +216,19 @@ class Assistant:
             self._index = index
         return self._index
 
-    def close(self) -> None:
+    def switch_generation(self) -> None:
+        """Let the next question open the live generation, sharing with it what it has in common with the open
+        one (a server between two questions: after an update that added one segment, only that one is read)."""
         if self._index is not None:
-            self._index.close()
-            self._index = None
+            if self._outgoing is not None:
+                self._outgoing.close()
+            self._outgoing, self._index = self._index, None
+
+    def close(self) -> None:
+        for index in (self._index, self._outgoing):
+            if index is not None:
+                index.close()
+        self._index = self._outgoing = None
         self.store.close()
 
     # -- answering ------------------------------------------------------------------------------------

@@ -72,6 +72,38 @@ def test_unchanged_articles_keep_their_vectors(tmp_path, seed_copy):
     after.close()
 
 
+def test_a_reader_of_the_next_generation_shares_the_unchanged_segments(tmp_path, seed_copy):
+    """Opened with the previous generation's reader, a new one reads only the segment the update added: the kept
+    ones share their vectors and term counts, and it answers as a reader opened afresh, also once the previous
+    one is closed."""
+    index_dir = tmp_path / "idx"
+    _build(index_dir, seed_copy)
+    before = IndexDir(index_dir).open()
+    question = HashingEmbedder().encode(["Pompeo spoke in Silicon Valley"])[0]
+    before.dense_sentences(question, 5)
+    before.bm25_top(["pompeo"], "chunks", 5)
+    (seed_copy / "new.txt").write_text("Harris visited Busan. He met the mayor there.", encoding="utf-8")
+    _build(index_dir, seed_copy)
+    after = IndexDir(index_dir).open(previous=before)
+    kept, added = after.segments[: len(before.segments)], after.segments[len(before.segments) :]
+    assert [s.info for s in kept] == [s.info for s in before.segments] and len(added) == 1
+    for old, new in zip(before.segments, kept, strict=True):
+        assert (
+            new._vectors is old._vectors and new.terms("chunks") is old.terms("chunks") and new.store is not old.store
+        )
+    assert added[0]._vectors is not None and added[0]._vectors not in [s._vectors for s in before.segments]
+    before.close()
+    fresh = IndexDir(index_dir).open()
+    try:
+        for terms in (["pompeo"], ["busan", "mayor"]):
+            assert np.array_equal(after.bm25_top(terms, "chunks", 5)[0], fresh.bm25_top(terms, "chunks", 5)[0])
+        assert np.array_equal(after.dense_sentences(question, 5), fresh.dense_sentences(question, 5))
+        assert [s.text for s in after.article_sentences("new")] == ["Harris visited Busan.", "He met the mayor there."]
+    finally:
+        fresh.close()
+        after.close()
+
+
 def test_unchanged_corpus_writes_nothing(tmp_path, seed_copy):
     index_dir = tmp_path / "idx"
     _build(index_dir, seed_copy)

@@ -253,7 +253,10 @@ class IndexStore(Protocol):
 
     def is_stale(self, corpus: Path) -> bool: ...
 
-    def open(self, model_id: str | None = None) -> IndexReader: ...
+    def open(self, model_id: str | None = None, previous: IndexReader | None = None) -> IndexReader:
+        """The live index; `previous`, a reader of an earlier generation of this store still open, whose unchanged
+        parts a backend may share with the new one rather than read them again."""
+        ...
 
     def update(
         self, corpus: Path, params: IndexParams, embedder, progress: Progress, rebuild: bool = False

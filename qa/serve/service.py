@@ -185,7 +185,7 @@ class Service:
         n = self._local.n
         answerer, published = self.answerers[n], self._published
         if self._opened[n] != published:
-            answerer.close()  # its next question opens the generation CURRENT names now
+            answerer.switch_generation()  # its next question opens the generation CURRENT names now
             self._opened[n] = published
         return job(answerer)
 

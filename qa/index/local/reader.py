@@ -43,11 +43,13 @@ class LoadedIndex(StoredIndexReader):
     Global rows are the segments' rows one after the other; rows of articles the catalog does not list as
     live in that segment (changed or removed since) are tombstones, which no search returns."""
 
-    def __init__(self, directory: Path, whole: bool = True) -> None:
+    def __init__(self, directory: Path, whole: bool = True, previous: LoadedIndex | None = None) -> None:
         """`whole` loads the vectors and both BM25 collections now, as a reader needs: once open it needs
         nothing more from the disk, so a writer may replace and remove this generation under it (SQLite keeps
         its open files). A writer, which holds the lock, opens the catalog and the segments' article lists and
-        loads the rest only if its update needs it."""
+        loads the rest only if its update needs it. `previous`: an earlier generation of the same index, open
+        in this process; the segments the two share are not read again (an update adds one segment, so a server
+        switching to its generation loads that one: qa.index.local.segments.Segment)."""
         self.directory = directory
         self.manifest = self.built = read_manifest(directory)
         verify_files(directory, self.manifest, HASHED_ON_OPEN if whole else ())
@@ -56,9 +58,10 @@ class LoadedIndex(StoredIndexReader):
             self.catalog = Catalog(directory / CATALOG)
             self.files = self.catalog.files()
             dim = int(self.manifest["dim"])
+            kept = {s.info.name: s for s in previous.segments} if previous is not None else {}
             for entry in self.manifest["segments"]:
                 info = SegmentInfo(**entry)
-                self.segments.append(Segment(directory / info.name, info, dim))
+                self.segments.append(Segment(directory / info.name, info, dim, kept.get(info.name)))
             self._find_live_rows()
         except IndexUnusableError:
             self.close()

@@ -53,11 +53,16 @@ class SegmentInfo:
 class Segment:
     """One segment opened for reading; vectors and term counts are loaded when first asked for."""
 
-    def __init__(self, directory: Path, info: SegmentInfo, dim: int) -> None:
+    def __init__(self, directory: Path, info: SegmentInfo, dim: int, previous: Segment | None = None) -> None:
+        """`previous`: this segment as an earlier generation opened it (a segment never changes), whose article
+        ranges, vectors and term counts are shared instead of read again; its database is opened anew."""
         self.directory = directory
         self.info = info
         self.dim = dim
         self.store = MetadataStore(directory / "meta.sqlite")
+        if previous is not None and previous.info == info and previous.dim == dim:
+            self.ranges, self._vectors, self._terms = previous.ranges, previous._vectors, dict(previous._terms)
+            return
         self.ranges = self.store.article_ranges()
         self._vectors: SegmentVectors | None = None
         self._terms: dict[str, TermCounts] = {}

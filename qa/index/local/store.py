@@ -37,6 +37,7 @@ from qa.index.local.sqlite import Catalog, CatalogEntry
 from qa.index.local.vectors import ann_wanted
 from qa.index.seam import (
     IndexParams,
+    IndexReader,
     Progress,
     UpdateReport,
     no_progress,
@@ -99,15 +100,16 @@ class IndexDir:
         except (TypeError, OSError, ValueError, KeyError):
             return None
 
-    def open(self, model_id: str | None = None, whole: bool = True) -> LoadedIndex:
-        """The live generation; `model_id`, when given, must be the one the index was built with. `whole`:
-        see LoadedIndex."""
+    def open(self, model_id: str | None = None, whole: bool = True, previous: IndexReader | None = None) -> LoadedIndex:
+        """The live generation; `model_id`, when given, must be the one the index was built with. `whole` and
+        `previous` (a reader of an earlier generation of this index, still open): see LoadedIndex."""
+        earlier = previous if isinstance(previous, LoadedIndex) and previous.directory.parent == self.root else None
         for _ in range(OPEN_ATTEMPTS):
             generation = self.live_generation()
             if generation is None:
                 raise IndexUnusableError(f"no index at {self.root}; build one with `citeqa index CORPUS`")
             try:
-                loaded = LoadedIndex(generation, whole)
+                loaded = LoadedIndex(generation, whole, earlier)
                 break
             except IndexUnusableError:
                 if self.live_generation() == generation:

@@ -34,7 +34,7 @@ from qa.index.milvus.collections import (
 )
 from qa.index.milvus.lease import WriterLease
 from qa.index.milvus.reader import MilvusReader
-from qa.index.seam import ArticleRow, IndexedFile, IndexParams, Progress, UpdateReport, no_progress
+from qa.index.seam import ArticleRow, IndexedFile, IndexParams, IndexReader, Progress, UpdateReport, no_progress
 from qa.index.update import PreparedArticle, embed_sentences, plan_update, prepare, read_articles
 from qa.ingest.corpus import Skipped, SourceFile, file_facts, shown_path, stored_path
 from qa.ingest.duplicates import Fingerprint, copy_groups
@@ -63,7 +63,8 @@ class MilvusStore(Collections):
         seen = file_facts(corpus, follow_links=self.follow_links)
         return seen != known
 
-    def open(self, model_id: str | None = None) -> MilvusReader:
+    def open(self, model_id: str | None = None, previous: IndexReader | None = None) -> MilvusReader:
+        """The collections as they are; `previous` shares nothing (a question reads the server, not a copy)."""
         meta = self.meta("index")
         if meta is None:
             raise IndexUnusableError(
