@@ -82,9 +82,8 @@ class Assistant:
         )
         self.settings = settings
         self._index: IndexReader | None = None
-        self._outgoing: IndexReader | None = (
-            None  # the generation switched from, shared with the next (switch_generation)
-        )
+        # the generation switched from, which the next one opened shares its segments with (switch_generation)
+        self._outgoing: IndexReader | None = None
         self._embedder = None
         self._reader = None
         self._question_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
