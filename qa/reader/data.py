@@ -311,13 +311,13 @@ def build_groups(
     questions: list[Question],
     seed: int,
     retrieved: list[list[tuple[str, str]]],
-    similar: list[list[tuple[str, str]]] | None = None,
+    similar: list[list[tuple[str, str]]],
 ) -> list[Group]:
     """One group per question: its answer sentence, then its negatives (see the module docstring), and its
     document's sentences most like it (`similar`, from retrieved_negatives)."""
     rng = random.Random(seed)
     groups = []
-    for question, far, near in zip(questions, retrieved, similar or [[]] * len(questions), strict=True):
+    for question, far, near in zip(questions, retrieved, similar, strict=True):
         doc = question.document
         sentences = doc.paragraphs[question.paragraph]
         positive = Item(

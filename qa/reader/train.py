@@ -130,11 +130,10 @@ def _sentence_mask(encoded: Encoded) -> np.ndarray:
     return mask
 
 
-def batch_of(tokenizer, groups: list[Group], hyper: Hyper, rng: random.Random, spec: Round | None = None):
+def batch_of(tokenizer, groups: list[Group], hyper: Hyper, rng: random.Random, spec: Round):
     """The encoded pairs of some groups, their labels, span targets (token positions, -100 for none) and the
     slice of rows each group occupies, as round `spec` reads them. A share of the groups are made answerless: a
     constraint trap (qa.reader.data) or the group without its answering sentence."""
-    spec = spec or Round(0, 0.0)
     questions, sentences, contexts, labels, spans, bounds = [], [], [], [], [], []
     names = [n for g in groups for n in question_names(g.question)]
     for group in groups:
@@ -172,7 +171,7 @@ def with_similar(group: Group, count: int, size: int) -> tuple:
     taken = {item.sentence for item in alike}
     rest = [item for item in group.items[1:] if item.sentence not in taken]
     keep = max(0, size - 1 - len(alike))
-    return (group.items[0], *alike, *(rest[max(0, len(rest) - keep) :] if keep else ()))
+    return (group.items[0], *alike, *rest[max(0, len(rest) - keep) :])
 
 
 def loss_of(net, encoded: Encoded, labels: np.ndarray, targets: np.ndarray, bounds, hyper: Hyper):
