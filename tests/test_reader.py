@@ -307,42 +307,6 @@ def test_training_continues_an_exported_reader(tmp_path):
         continued_export(tmp_path / "first", Hyper(seed=14, rounds=more.rounds), [3, 3], 10)
 
 
-@pytest.mark.skipif(not TRAIN.is_dir(), reason="the training data (../shared/train) is not beside this checkout")
-def test_a_mined_round_reads_the_negatives_its_network_scores_highest(tmp_path):
-    """A mined round asks the first round's questions again, each with its document's sentences that the network
-    scores highest as its hardest negatives, ordered at the round's start and kept: a resumed round reads the
-    same order though the network has moved on; a group whose negatives were not checked keeps its own."""
-    from dataclasses import replace
-
-    import torch
-
-    from qa.reader.data import load_groups
-    from qa.reader.export import scores_of, torch_runner
-    from qa.reader.train import Hyper, Round, mine, mixed, train
-
-    quiet: list[str] = []
-    recipe = Hyper(rounds=(Round(12, 5e-5), Round(12, 3e-5, similar_negatives=3, mined=True)))
-    net, _, tokenizer, _ = train(TRAIN, tmp_path / "w", recipe, 10, None, quiet.append)
-    assert any(line.startswith("mined ") for line in quiet) and (tmp_path / "w" / "mined-2.json").exists()
-    first, groups = mixed(load_groups(TRAIN, recipe.seed, 10)[0], recipe)
-    assert {g.question for g in groups} <= {g.question for g in first}
-    reordered = mine(net, tokenizer, groups, tmp_path / "cache.json", quiet.append)
-    for before, after in zip(groups, reordered, strict=True):
-        if not before.checked:
-            assert after == before
-            continue
-        pool = {i.sentence for i in (*before.similar, *before.items[1:])}
-        assert {i.sentence for i in after.similar} == pool and before.items[0].sentence not in pool
-        probe = replace(after, items=(after.items[0], *after.similar))
-        logits = scores_of(torch_runner(net), tokenizer, [probe], True)[0][0][1:]
-        assert np.all(np.diff(logits) <= 1e-3)  # highest first (one batch against another: float noise)
-    assert any(g.checked and len(g.similar) > 1 for g in reordered)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    assert mine(net, tokenizer, groups, tmp_path / "cache.json", quiet.append) == reordered
-
-
 def test_reading_at_question_time_imports_no_torch():
     import subprocess
     import sys

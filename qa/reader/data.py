@@ -31,7 +31,7 @@ from qa.text.sentences import split_sentences
 SAME_PARAGRAPH_NEGATIVES = 3
 OTHER_PARAGRAPH_NEGATIVES = 1
 RETRIEVED_NEGATIVES = 2
-SIMILAR_NEGATIVES = 10  # kept with each group (Group.similar): a round reads 2 or 3, a mined one chooses among them
+SIMILAR_NEGATIVES = 3  # kept with each group (Group.similar)
 VALIDATION_SHARE = 0.04  # of documents
 _TOKENISED_QUOTES = re.compile(r"``|''")
 _SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}]|'s\b|n't\b|'re\b|'ve\b|'ll\b|'d\b|'m\b)")
@@ -61,9 +61,6 @@ class Group:
     # The sentences of its own document most like the question that do not answer it (TF-IDF), most alike first:
     # the hardest negatives, which a round may read in place of some random ones (qa.reader.train.Round).
     similar: tuple[Item, ...] = ()
-    # Whether its negatives were checked not to hold one of its answers (the sets that give the answer's text; Du
-    # et al.'s give only the sentence, so another sentence of its window may state the answer as well).
-    checked: bool = True
 
 
 @dataclass
@@ -342,9 +339,7 @@ def build_groups(
             negatives.append(Item(doc.paragraphs[p][i], context_of(doc, p, i), 0.0))
         negatives += [Item(s, c, 0.0) for s, c in far]
         alike = tuple(Item(s, c, 0.0) for s, c in near)
-        groups.append(
-            Group(question.text, doc.source, doc.key, (positive, *negatives), alike, checked=bool(question.answers))
-        )
+        groups.append(Group(question.text, doc.source, doc.key, (positive, *negatives), alike))
     return groups
 
 

@@ -14,14 +14,13 @@ over each question's group (the answering sentence against its negatives) and th
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,10 +57,6 @@ class Round:
     # ones of the same article: the news miss is a sentence restating the question's premise, cited over the one
     # stating the asked fact, or taken for an answer when no sentence states it.
     similar_negatives: int = 0
-    # Ask the first round's questions again, each with the `similar_negatives` sentences the network being
-    # trained scores highest, as the round starts, among its document's alike sentences and its group's negatives
-    # (hard negatives mined by the reader itself: those it still takes for answers; see mine).
-    mined: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,6 @@ class Hyper:
         Round(6000, 3e-5),
         Round(6000, 3e-5, answerless_share=0.4),
         Round(5000, 3e-5, answerless_share=0.4, bf16=True, similar_negatives=2),
-        Round(4000, 3e-5, answerless_share=0.4, similar_negatives=3, mined=True),
     )
     group_size: int = 7  # pairs per question: its answer and up to 6 negatives
     batch_groups: int = 4
@@ -288,10 +282,11 @@ def train(
     train_groups, validation = load_groups(data, hyper.seed, limit)
     rounds = mixed(train_groups, hyper)
     round_steps = [math.ceil(len(r) / hyper.batch_groups) for r in rounds]
-    round_starts = np.cumsum([0, *round_steps])
+    batches = [r[i : i + hyper.batch_groups] for r in rounds for i in range(0, len(r), hyper.batch_groups)]
+    per_step = [spec for spec, n in zip(hyper.rounds, round_steps, strict=True) for _ in range(n)]
     tokenizer = load_tokenizer(tokenizer_path())
     net = _network(hyper.layers)
-    steps = sum(round_steps) if max_steps is None else min(sum(round_steps), max_steps)
+    steps = len(batches) if max_steps is None else min(len(batches), max_steps)
     trained = [p for p in net.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=hyper.rounds[0].learning_rate, weight_decay=hyper.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -321,18 +316,11 @@ def train(
     net.train()
     started, pairs, running = time.perf_counter(), 0, {}
     every = max(1, min(200, steps // 10))
-    mined_rounds: set[int] = set()
     for s in range(step, steps):
-        r = int(np.searchsorted(round_starts, s, side="right")) - 1
-        spec = hyper.rounds[r]
-        if spec.mined and r not in mined_rounds:
-            rounds[r] = mine(net, tokenizer, rounds[r], work / f"mined-{r + 1}.json", log)
-            mined_rounds.add(r)
         rng = random.Random(hyper.seed * 1_000_003 + s)  # the same batch whether or not the run resumed
         torch.manual_seed(hyper.seed * 1_000_003 + s)
-        at = (s - int(round_starts[r])) * hyper.batch_groups
-        batch = rounds[r][at : at + hyper.batch_groups]
-        encoded, labels, targets, bounds = batch_of(tokenizer, batch, hyper, rng, spec)
+        spec = per_step[s]
+        encoded, labels, targets, bounds = batch_of(tokenizer, batches[s], hyper, rng, spec)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=spec.bf16):
             loss, parts = loss_of(net, encoded, labels, targets, bounds, hyper)
         optimizer.zero_grad()
@@ -367,7 +355,7 @@ def train(
 
 def mixed(groups: list[Group], hyper: Hyper) -> list[list[Group]]:
     """Each round's training groups: its count drawn from each set by its share in hyper.mix, none drawn by an
-    earlier round (a mined round draws the first round's again), in a seeded order."""
+    earlier round, in a seeded order."""
     by_source = {source: [g for g in groups if g.source == source] for source, _ in hyper.mix}
     taken = dict.fromkeys(by_source, 0)
     rounds = []
@@ -375,66 +363,11 @@ def mixed(groups: list[Group], hyper: Hyper) -> list[list[Group]]:
         chosen = []
         for source, share in hyper.mix:
             count = round(spec.groups * share)
-            first = 0 if spec.mined else taken[source]
-            chosen += by_source[source][first : first + count]
-            if not spec.mined:
-                taken[source] += count
+            chosen += by_source[source][taken[source] : taken[source] + count]
+            taken[source] += count
         random.Random(hyper.seed + number).shuffle(chosen)
         rounds.append(chosen)
     return rounds
-
-
-def mine(net, tokenizer, groups: list[Group], cache: Path, log=print, batch: int = 48) -> list[Group]:
-    """The groups with `similar` re-ordered by the network's answer logit, highest first, over their document's
-    alike sentences and their negatives (never the answer), each read with its context as the product reads it;
-    the order is kept in `cache`, so that a round resumed after its network has moved on reads the same. A group
-    whose negatives were not checked against its answers (Group.checked) keeps its own: the sentences the
-    network scores highest there are as likely to state the answer again as to be a hard negative."""
-    import hashlib
-
-    mined = [g for g in groups if g.checked]
-    pools = [tuple({i.sentence: i for i in (*g.similar, *g.items[1:])}.values()) for g in mined]
-    key = hashlib.sha256("\n".join(f"{g.question}\t{g.document}" for g in mined).encode()).hexdigest()
-    orders = None
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        saved = json.loads(cache.read_text(encoding="utf-8"))
-        orders = saved["orders"] if saved["groups"] == key else None
-    if orders is None:
-        orders = _mined_orders(net, tokenizer, mined, pools, log, batch)
-        _write_json_atomic({"groups": key, "orders": orders}, cache)
-    hardest = {id(g): tuple(p[k] for k in o) for g, p, o in zip(mined, pools, orders, strict=True)}
-    return [replace(g, similar=hardest[id(g)]) if id(g) in hardest else g for g in groups]
-
-
-def _mined_orders(net, tokenizer, groups: list[Group], pools: list[tuple], log, batch: int):
-    """Each pool's items ordered by the network's answer logit, highest first."""
-    import torch
-
-    flat = [(g.question, i.sentence, i.context) for g, pool in zip(groups, pools, strict=True) for i in pool]
-    by_length = sorted(range(len(flat)), key=lambda n: len(flat[n][1]) + len(flat[n][2]))  # less padding
-    logits = np.zeros(len(flat), dtype=np.float32)
-    started, training = time.perf_counter(), net.training
-    net.eval()
-    with torch.no_grad():
-        for lo in range(0, len(flat), batch):
-            rows = by_length[lo : lo + batch]
-            encoded = encode(tokenizer, *(list(column) for column in zip(*(flat[n] for n in rows), strict=True)))
-            logits[rows] = net(*tensors(encoded))[0].float().numpy()
-            if (lo // batch) % 200 == 0:
-                log(f"mining: {lo + len(rows)}/{len(flat)} pairs, {time.perf_counter() - started:.0f} s")
-    net.train(training)
-    orders, at = [], 0
-    for pool in pools:
-        orders.append([int(k) for k in np.argsort(-logits[at : at + len(pool)], kind="stable")])
-        at += len(pool)
-    log(f"mined {len(groups)} groups' hardest negatives ({len(flat)} pairs) in {time.perf_counter() - started:.0f} s")
-    return orders
-
-
-def _write_json_atomic(obj, path: Path) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(obj), encoding="utf-8")
-    os.replace(temp, path)
 
 
 def argument_parser() -> argparse.ArgumentParser:
