@@ -303,6 +303,10 @@ def test_training_continues_an_exported_reader(tmp_path):
     steps = [line.split()[1] for line in lines if line.startswith("step ")]
     done, total = map(int, steps[-1].split("/"))
     assert begun > 0 and done == total > begun
+    import torch
+
+    emulated = not torch.ops.mkldnn._is_mkldnn_bf16_supported()  # its bfloat16 round: said where it is slow
+    assert any("bfloat16 rounds run emulated" in line for line in lines) == emulated
     with pytest.raises(ValueError, match="not a finished export"):
         continued_export(tmp_path / "first", Hyper(seed=14, rounds=more.rounds), [3, 3], 10)
 

@@ -51,7 +51,8 @@ class Round:
     # same article's sentences about the same names (see loss_of).
     answerless_share: float = 0.0
     # Autocast to bfloat16 (the weights and the optimizer stay float32): 1.7x the pairs a second on a CPU with
-    # AVX-512 BF16 (the fourth round's).
+    # AVX-512 BF16 (the fourth round's); on one without (an AMD EPYC with AVX2 only) it is emulated, and reading
+    # ran at under a fifth of float32's speed (the training log says so).
     bf16: bool = False
     # Read this many of a question's most alike sentences of its own document (Group.similar) in place of random
     # ones of the same article: the news miss is a sentence restating the question's premise, cited over the one
@@ -313,6 +314,8 @@ def train(
         log("checkpoint is of other hyper-parameters: starting afresh")
     sizes = ", ".join(str(len(r)) for r in rounds)
     log(f"training groups by round {sizes}, {len(validation)} validation groups, {steps} steps")
+    if any(spec.bf16 for spec in per_step[step:steps]) and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        log("this CPU has no bfloat16 instructions (AVX-512 BF16 or AMX): bfloat16 rounds run emulated, slower")
     net.train()
     started, pairs, running = time.perf_counter(), 0, {}
     every = max(1, min(200, steps // 10))
