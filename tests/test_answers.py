@@ -20,8 +20,10 @@ QUESTIONS = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text(
 KNOWN_MISSES = {"lee-format-change", "moon-tours", "kim-audience"}
 # An answerable question whose probability of being answered is this close to its threshold may be answered on one
 # machine and abstained on on the next (int8 kernels, BLAS builds: bench/margins.py lists the margins); for those
-# the test checks the sentence it cites or would cite, not whether it answers.
-NEAR = 0.05
+# the test checks the sentence it cites or would cite, not whether it answers. On a CPU without VNNI (an AMD EPYC
+# with AVX2 only, 2026-12-04: its int8 products saturate, its float sums run in another order) "pompeo-hope-kim"
+# fell 0.051 below its threshold.
+NEAR = 0.06
 
 
 def decision(assistant, question: str) -> tuple[float, str | None]:

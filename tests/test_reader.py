@@ -277,9 +277,10 @@ def test_an_export_is_made_again_from_its_own_weights(tmp_path):
 @pytest.mark.skipif(not TRAIN.is_dir(), reason="the training data (../shared/train) is not beside this checkout")
 def test_training_continues_an_exported_reader(tmp_path):
     """A recipe with one more round starts from the first round's export when no checkpoint is there: the
-    recovered network reads as the int8 file does, trains on from the step its rounds ended at, and an export of
-    another recipe is refused."""
+    recovered network reads as the int8 file does, trains on from the step its rounds ended at (saying so where
+    its bfloat16 round will run emulated), and an export of another recipe is refused."""
     import numpy as np
+    import torch
 
     from qa.reader.export import onnx_runner, scores_of, torch_runner
     from qa.reader.train import Hyper, Round, continued_export, finish, train
@@ -303,8 +304,6 @@ def test_training_continues_an_exported_reader(tmp_path):
     steps = [line.split()[1] for line in lines if line.startswith("step ")]
     done, total = map(int, steps[-1].split("/"))
     assert begun > 0 and done == total > begun
-    import torch
-
     emulated = not torch.ops.mkldnn._is_mkldnn_bf16_supported()  # its bfloat16 round: said where it is slow
     assert any("bfloat16 rounds run emulated" in line for line in lines) == emulated
     with pytest.raises(ValueError, match="not a finished export"):
