@@ -215,6 +215,13 @@ def _save_atomic(obj, path: Path) -> None:
     os.replace(temp, path)
 
 
+def emulates_bf16() -> bool:
+    """Whether this CPU lacks the bfloat16 instructions oneDNN runs autocast with (AVX-512 BF16 or AMX)."""
+    import torch
+
+    return not torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def schedule_factor(round_steps: list[int], rounds: tuple[Round, ...], warmup_share: float):
     """The learning rate at each step as a multiple of the first round's: in every round a linear warm-up over
     its first `warmup_share` of steps, then a linear decay to zero at its end."""
@@ -314,7 +321,7 @@ def train(
         log("checkpoint is of other hyper-parameters: starting afresh")
     sizes = ", ".join(str(len(r)) for r in rounds)
     log(f"training groups by round {sizes}, {len(validation)} validation groups, {steps} steps")
-    if any(spec.bf16 for spec in per_step[step:steps]) and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if any(spec.bf16 for spec in per_step[step:steps]) and emulates_bf16():
         log("this CPU has no bfloat16 instructions (AVX-512 BF16 or AMX): bfloat16 rounds run emulated, slower")
     net.train()
     started, pairs, running = time.perf_counter(), 0, {}
