@@ -17,7 +17,7 @@ import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
@@ -212,14 +212,17 @@ class OnnxEmbedder:
         return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
 
 
-def saved_optimized_session(model: Path, saved: Path, spinning: bool, threads: int | None = None):
+def saved_optimized_session(
+    model: Path, saved: Path, spinning: bool, threads: int | None = None, prepare: Callable | None = None
+):
     """A session of `model` that loads fast: onnxruntime rewrites the graph (fusing attention, layer norms, GELU)
     and copies the weights out of the model file each time it loads one, 0.05–0.2 s of what a one-shot `ask` waits
     for. So the first load saves the rewritten graph with its weights in a separate file in the folder `saved`;
     later loads take the graph as it is and map the weights from the page cache. The rewrite is the one
     onnxruntime does online anyway (tests check the outputs), and `saved` is this machine's. Without room or
     permission to save, the session is made the slow way. `threads`: the threads of one run (None: one per
-    core)."""
+    core). `prepare(model)`: the model to optimize instead of the file (a path or serialized bytes), called only
+    when there is no saved copy to load: the reader's weights made exact for this CPU."""
     onnxruntime = offline.onnxruntime()
     if (saved / "model.onnx").exists():
         try:
@@ -228,6 +231,7 @@ def saved_optimized_session(model: Path, saved: Path, spinning: bool, threads: i
         except Exception:  # a damaged copy (onnxruntime raises several types): made again below
             shutil.rmtree(saved, ignore_errors=True)
     level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    model = prepare(model) if prepare else model
     staged = saved.parent / f".{saved.name}-{uuid.uuid4().hex[:8]}"
     try:
         staged.mkdir(parents=True)
@@ -241,9 +245,9 @@ def saved_optimized_session(model: Path, saved: Path, spinning: bool, threads: i
     return session
 
 
-def _session(model: Path, level, spinning: bool, save_to: Path | None = None, threads: int | None = None):
-    """An onnxruntime CPU session at an optimization level, its idle threads spinning or not, with `threads`
-    threads a run (None: one per core), optionally saving the optimized graph."""
+def _session(model: Path | bytes, level, spinning: bool, save_to: Path | None = None, threads: int | None = None):
+    """An onnxruntime CPU session of a model file or a serialized model at an optimization level, its idle threads
+    spinning or not, with `threads` threads a run (None: one per core), optionally saving the optimized graph."""
     onnxruntime = offline.onnxruntime()
     options = onnxruntime.SessionOptions()
     if threads is not None:
@@ -255,7 +259,8 @@ def _session(model: Path, level, spinning: bool, save_to: Path | None = None, th
         options.optimized_model_filepath = str(save_to)
         options.add_session_config_entry("session.optimized_model_external_initializers_file_name", "weights.data")
         options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
-    return onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def ensure_int8(directory: Path, model_id: str) -> bool:

@@ -1,4 +1,5 @@
-"""The reader's per-token activation quantization (qa.reader.quantize) on a small MatMul graph of known weights."""
+"""The reader's int8 graph (qa.reader.quantize) on a small MatMul graph of known weights: per-token activation
+scales, and the unsigned weights that make the products exact on every CPU."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.reader.quantize import per_token_activations, rewrite_file
+from qa.reader.quantize import int8_products_saturate, per_token_activations, rewrite_file, unsigned_weights
 
 HIDDEN, OUT = 16, 8
 
@@ -32,7 +33,10 @@ def _float_model(path: Path, weight: np.ndarray, bias: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def rewritten(tmp_path_factory):
-    """(session of the per-token file, float weight, bias, the int8 weight onnxruntime chose, its scales)."""
+    """(session of the per-token file with unsigned weights, session of it as written (int8 weights), float
+    weight, bias, the int8 weight onnxruntime chose, its scales). The weight's first column is all ones: quantized
+    to 127, the largest int8 product with a row of the largest activations (255 × 127 a pair, more than int16
+    holds), which a CPU without VNNI saturates unless the weights are unsigned."""
     import onnx
     import onnxruntime
     from onnx import numpy_helper
@@ -41,22 +45,17 @@ def rewritten(tmp_path_factory):
     folder = tmp_path_factory.mktemp("quantize")
     rng = np.random.default_rng(3)
     weight = rng.normal(size=(HIDDEN, OUT)).astype(np.float32)
+    weight[:, 0] = 1.0
     bias = rng.normal(size=OUT).astype(np.float32)
     _float_model(folder / "float.onnx", weight, bias)
-    # Weights in 7 bits: an x86 CPU without VNNI (AVX2 only) sums pairs of the activations' uint8 times the int8
-    # weights in int16, which saturates at 8 bits (255 * 127 * 2 > 32767) and made this graph's products differ
-    # from the exact ones by up to 150 (AMD EPYC, 2026-12-04); in 7 bits every CPU computes them exactly.
-    quantize_dynamic(
-        folder / "float.onnx",
-        folder / "tensor.onnx",
-        per_channel=True,
-        reduce_range=True,
-        weight_type=QuantType.QInt8,
-    )
+    quantize_dynamic(folder / "float.onnx", folder / "tensor.onnx", per_channel=True, weight_type=QuantType.QInt8)
     rewrite_file(folder / "tensor.onnx", folder / "token.onnx")
-    values = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(folder / "token.onnx")).graph.initializer}
-    session = onnxruntime.InferenceSession(str(folder / "token.onnx"), providers=["CPUExecutionProvider"])
-    return session, weight, bias, values["weight_quantized"].astype(np.float32), values["weight_scale"]
+    model = onnx.load(str(folder / "token.onnx"))
+    values = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    signed = onnxruntime.InferenceSession(str(folder / "token.onnx"), providers=["CPUExecutionProvider"])
+    unsigned_weights(model)
+    unsigned = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return unsigned, signed, weight, bias, values["weight_quantized"].astype(np.float32), values["weight_scale"]
 
 
 def _reference(x: np.ndarray, quantized_weight: np.ndarray, weight_scale: np.ndarray, bias: np.ndarray):
@@ -67,7 +66,7 @@ def _reference(x: np.ndarray, quantized_weight: np.ndarray, weight_scale: np.nda
 
 
 def test_each_token_gets_its_own_scale(rewritten):
-    session, weight, bias, quantized_weight, weight_scale = rewritten
+    session, _, weight, bias, quantized_weight, weight_scale = rewritten
     rng = np.random.default_rng(4)
     # tokens of very different magnitudes: one scale for the tensor would flatten the small ones to a few levels
     x = (rng.normal(size=(3, 5, HIDDEN)) * rng.choice([0.01, 1.0, 50.0], size=(3, 5, 1))).astype(np.float32)
@@ -85,6 +84,42 @@ def test_a_row_reads_the_same_alone_and_beside_a_larger_one(rewritten):
     (alone,) = session.run(None, {"x": row})
     (together,) = session.run(None, {"x": np.concatenate([row, loud])})
     assert np.array_equal(alone[0], together[0])
+
+
+def test_unsigned_weights_multiply_exactly_on_every_cpu(rewritten):
+    """The largest activations against the all-ones column: exact with unsigned weights wherever this runs, and
+    with the int8 weights exactly where int8_products_saturate() says this CPU does not saturate."""
+    unsigned, signed, _, bias, quantized_weight, weight_scale = rewritten
+    x = np.full((1, 2, HIDDEN), 3.0, np.float32)  # every level 127, stored as 255
+    expected = _reference(x, quantized_weight, weight_scale, bias)
+    (exact,) = unsigned.run(None, {"x": x})
+    np.testing.assert_allclose(exact, expected, rtol=1e-5, atol=1e-5)
+    (as_written,) = signed.run(None, {"x": x})
+    assert np.allclose(as_written, expected, rtol=1e-5, atol=1e-5) != int8_products_saturate()
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(3, 5, HIDDEN)).astype(np.float32)
+    if not int8_products_saturate():  # the same numbers: the same readings where int8 is exact
+        assert np.array_equal(unsigned.run(None, {"x": x})[0], signed.run(None, {"x": x})[0])
+
+
+def test_unsigned_weights_are_the_same_numbers(tmp_path):
+    import onnx
+    from onnx import numpy_helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    rng = np.random.default_rng(7)
+    _float_model(tmp_path / "float.onnx", rng.normal(size=(HIDDEN, OUT)).astype(np.float32), np.zeros(OUT, np.float32))
+    quantize_dynamic(tmp_path / "float.onnx", tmp_path / "tensor.onnx", per_channel=True, weight_type=QuantType.QInt8)
+    model = onnx.load(str(tmp_path / "tensor.onnx"))
+    before = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    unsigned_weights(model)
+    after = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    assert before["weight_quantized"].dtype == np.int8 and after["weight_quantized"].dtype == np.uint8
+    np.testing.assert_array_equal(
+        after["weight_quantized"].astype(np.int32) - after["weight_zero_point"].astype(np.int32),
+        before["weight_quantized"].astype(np.int32) - before["weight_zero_point"].astype(np.int32),
+    )
+    onnx.checker.check_model(model)
 
 
 def test_a_graph_of_another_shape_is_refused(tmp_path):

@@ -59,11 +59,15 @@ def torch_runner(net):
 
 def onnx_runner(path: Path):
     from embeddings.offline import onnxruntime
+    from qa.reader.quantize import exact_on_this_cpu
 
     ort = onnxruntime()
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    model = exact_on_this_cpu(path)  # as the product reads it
+    session = ort.InferenceSession(
+        model if isinstance(model, bytes) else str(model), options, providers=["CPUExecutionProvider"]
+    )
     return lambda encoded: tuple(session.run(None, encoded.feeds()))
 
 

@@ -33,6 +33,9 @@ from qa.reader.encoding import (
 
 MODEL_DIR = Path(__file__).parent / "model"
 MANIFEST_FORMAT = 1
+# How the saved optimized graph is made; a new one saves the copies again: since 2026-12-04 the weights are unsigned
+# where this CPU's int8 products saturate (qa.reader.quantize.exact_on_this_cpu)
+COPY_FORMAT = b"exact products"
 RETRAIN_HINT = "reinstall citeqa (bash scripts/setup.sh) or rebuild it with `python -m qa.reader.train`"
 
 
@@ -124,6 +127,7 @@ class Reader:
     @cached_property
     def session(self):
         from embeddings.onnx import saved_optimized_session
+        from qa.reader.quantize import exact_on_this_cpu
 
         path = self.directory / self.manifest.get("model", "reader.onnx")
         if not path.is_file():
@@ -133,7 +137,8 @@ class Reader:
         copy = self._optimized_copy()
         first_use = not copy.exists()
         try:
-            session = saved_optimized_session(path, copy, spinning=False, threads=1)  # rows run in parallel
+            # rows run in parallel, each on one thread
+            session = saved_optimized_session(path, copy, spinning=False, threads=1, prepare=exact_on_this_cpu)
         except Exception as exc:  # onnxruntime raises several types for an unreadable model
             raise self._damaged(f"damaged ({path.name}: {first_line(exc)})") from None
         if first_use and copy.exists():
@@ -142,10 +147,11 @@ class Reader:
 
     def _optimized_copy(self) -> Path:
         """Where this machine keeps the reader's optimized graph (embeddings.onnx.saved_optimized_session: a cold
-        `ask` opens it in a third of the time), named by the manifest, which a new reader changes."""
+        `ask` opens it in a third of the time), named by the manifest, which a new reader changes, and by how the
+        copy is made (COPY_FORMAT)."""
         from qa.paths import cache_root
 
-        key = hashlib.sha256((self.directory / "manifest.json").read_bytes()).hexdigest()[:16]
+        key = hashlib.sha256((self.directory / "manifest.json").read_bytes() + COPY_FORMAT).hexdigest()[:16]
         return cache_root() / "reader" / f"optimized-{key}"
 
     @cached_property

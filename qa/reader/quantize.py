@@ -8,6 +8,10 @@ MatMul (`MatMulIntegerToFloat`, the activations' zero point at 128) scales by th
 scale then multiplies its output row. A token's reading depends on its own row alone, and on validation questions
 the file is about three times closer to the float network than with one scale a tensor (docs/reader.md), for a
 few per cent more of the reader's time.
+
+On an x86 CPU without VNNI (AVX2 only) onnxruntime sums pairs of uint8 × int8 products in int16, which saturates
+for the largest values; stored as uint8 (the same numbers, shifted by 128), the weights are multiplied exactly
+there too, and the reader reads as on a CPU with VNNI (exact_on_this_cpu).
 """
 
 from __future__ import annotations
@@ -119,3 +123,58 @@ def rewrite_file(source: Path, target: Path) -> None:
     per_token_activations(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(target))
+
+
+def int8_products_saturate() -> bool:
+    """Whether onnxruntime's integer MatMul on this CPU sums pairs of uint8 × int8 products in int16, which
+    saturates: x86 without VNNI (AVX2 only) does. Probed on one pair of the largest values (exactly 64,770)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from embeddings.offline import onnxruntime
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["a", "b"], ["y"])],
+        "saturation_probe",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [1, 1])],
+        [numpy_helper.from_array(np.full((2, 1), 127, np.int8), "b")],
+    )
+    probe = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    session = onnxruntime().InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    (product,) = session.run(None, {"a": np.full((1, 2), 255, np.uint8)})
+    return int(product[0, 0]) != 255 * 127 * 2
+
+
+def unsigned_weights(model) -> None:
+    """Store the int8 weights of every integer MatMul of `model` (an onnx ModelProto) as uint8, in place: each
+    weight and its zero point plus 128, so the same numbers. onnxruntime multiplies uint8 by uint8 in int32 on
+    every CPU, where uint8 by int8 saturates on some (int8_products_saturate)."""
+    from onnx import numpy_helper
+
+    initializers = {i.name: i for i in model.graph.initializer}
+    weight_inputs = {"MatMulInteger": (1, 3), "MatMulIntegerToFloat": (1, 5)}
+    for node in model.graph.node:
+        if node.op_type not in weight_inputs:
+            continue
+        weight, zero_point = (node.input[i] if i < len(node.input) else "" for i in weight_inputs[node.op_type])
+        if weight not in initializers or numpy_helper.to_array(initializers[weight]).dtype != np.int8:
+            continue
+        if zero_point not in initializers:  # an int8 weight's zero point defaults to 0
+            raise ValueError(f"{node.name}: the weights' zero point is not stored in the model")
+        for name in (weight, zero_point):
+            shifted = numpy_helper.to_array(initializers[name]).astype(np.int16) + 128
+            initializers[name].CopyFrom(numpy_helper.from_array(shifted.astype(np.uint8), name))
+
+
+def exact_on_this_cpu(path: Path) -> Path | bytes:
+    """The model at `path` as onnxruntime should run it here: the file itself, or where this CPU's int8 products
+    saturate, the model with unsigned weights (serialized), which reads as the file does on a CPU with VNNI. On an
+    AMD EPYC with AVX2 only the shipped reader then gave BBC dev the figures of an AVX-512 machine to the third
+    decimal, one question more than the file as it is (docs/reader.md)."""
+    if not int8_products_saturate():
+        return path
+    import onnx
+
+    model = onnx.load(str(path))
+    unsigned_weights(model)
+    return model.SerializeToString()
