@@ -231,16 +231,26 @@ def test_a_damaged_model_is_one_line_from_the_cli(tmp_path, seed_index_dir):
     assert result.stderr.count("\n") == 1 and "reader model" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.skipif(not TRAIN.is_dir(), reason="the training data (../shared/train) is not beside this checkout")
-def test_the_training_command_runs_end_to_end_on_a_tiny_sample(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory) -> tuple[Path, Path]:
+    """(the reader folder, the work folder) of `python -m qa.reader.train` run for a few steps on a few questions
+    of each set, made once for the tests that read it."""
+    if not TRAIN.is_dir():
+        pytest.skip("the training data (../shared/train) is not beside this checkout")
+    from qa.reader.train import main
+
+    folder = tmp_path_factory.mktemp("tiny_reader")
+    out, work = folder / "model", folder / "work"
+    args = ["--data", str(TRAIN), "--out", str(out), "--work", str(work), "--limit", "10", "--max-steps", "2"]
+    assert main([*args, "--validation-groups", "8"]) == 0
+    return out, work
+
+
+def test_the_training_command_runs_end_to_end_on_a_tiny_sample(tiny_export):
     """A few steps on a few questions of each set: data, training, checkpoint, validation, export, manifest."""
     import onnx
 
-    from qa.reader.train import main
-
-    out, work = tmp_path / "model", tmp_path / "work"
-    args = ["--data", str(TRAIN), "--out", str(out), "--work", str(work), "--limit", "10", "--max-steps", "2"]
-    assert main([*args, "--validation-groups", "8"]) == 0
+    out, work = tiny_export
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["max_steps"] == 2 and manifest["hyper"]["seed"] == 13
     # int8 against torch was measured at export; a barely trained network's logits are near-ties, so only how
@@ -253,17 +263,14 @@ def test_the_training_command_runs_end_to_end_on_a_tiny_sample(tmp_path):
     assert "MatMulIntegerToFloat" in ops and "DynamicQuantizeLinear" not in ops  # scaled per token at export
 
 
-@pytest.mark.skipif(not TRAIN.is_dir(), reason="the training data (../shared/train) is not beside this checkout")
-def test_an_export_is_made_again_from_its_own_weights(tmp_path):
+def test_an_export_is_made_again_from_its_own_weights(tiny_export, tmp_path):
     """python -m qa.reader.reexport: a reader exported anew from the weights in its file, in place; the same
     weights come back out, and the manifest records both files against the network they make."""
     from qa.reader.recover import exported_state
     from qa.reader.reexport import reexport
-    from qa.reader.train import main
 
     out = tmp_path / "model"
-    args = ["--data", str(TRAIN), "--out", str(out), "--work", str(tmp_path / "work"), "--limit", "10"]
-    assert main([*args, "--max-steps", "2", "--validation-groups", "8"]) == 0
+    shutil.copytree(tiny_export[0], out)
     weights = exported_state(out / "reader.onnx")
     manifest = reexport(out, TRAIN, limit=10, log=lambda _: None)
     again = exported_state(out / "reader.onnx")
@@ -291,7 +298,7 @@ def test_training_continues_an_exported_reader(tmp_path):
     net, validation, tokenizer, started = train(TRAIN, tmp_path / "w1", first, 10, None, quiet.append)
     assert started is None
     finish(net, validation[:8], tokenizer, tmp_path / "first", first, {"limit": 10, "max_steps": None}, quiet.append)
-    more = Hyper(rounds=(*first.rounds, Round(8, 3e-5, answerless_share=0.4, bf16=True)))
+    more = Hyper(rounds=(*first.rounds, Round(4, 3e-5, answerless_share=0.4, bf16=True)))  # one step
     recovered, validation, _, started = train(TRAIN, tmp_path / "w2", more, 10, 0, quiet.append, tmp_path / "first")
     assert started["rounds"] == 1 and len(started["reader_sha256"]) == 64
     exact = scores_of(torch_runner(recovered), tokenizer, validation[:8], True)
