@@ -122,6 +122,27 @@ def test_unsigned_weights_are_the_same_numbers(tmp_path):
     onnx.checker.check_model(model)
 
 
+def test_a_zero_point_shared_by_two_weights_is_shifted_once():
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = {"w1": np.arange(-6, 6, dtype=np.int8).reshape(4, 3), "w2": np.arange(6, -6, -1, dtype=np.int8)}
+    weights["w2"] = weights["w2"].reshape(4, 3)
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["x", w, "", "zp"], [f"y_{w}"]) for w in weights],
+        "shared",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 4])],
+        [helper.make_tensor_value_info(f"y_{w}", TensorProto.INT32, [1, 3]) for w in weights],
+        [numpy_helper.from_array(v, w) for w, v in weights.items()]
+        + [numpy_helper.from_array(np.zeros(3, np.int8), "zp")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    unsigned_weights(model)
+    after = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for w, before in weights.items():
+        np.testing.assert_array_equal(after[w], (before.astype(np.int16) + 128).astype(np.uint8))
+    np.testing.assert_array_equal(after["zp"], np.full(3, 128, np.uint8))
+
+
 def test_a_graph_of_another_shape_is_refused(tmp_path):
     import onnx
 

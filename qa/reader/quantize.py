@@ -153,6 +153,7 @@ def unsigned_weights(model) -> None:
 
     initializers = {i.name: i for i in model.graph.initializer}
     weight_inputs = {"MatMulInteger": (1, 3), "MatMulIntegerToFloat": (1, 5)}
+    shifted: set[str] = set()  # a weight or zero point that several nodes share is shifted once
     for node in model.graph.node:
         if node.op_type not in weight_inputs:
             continue
@@ -162,8 +163,10 @@ def unsigned_weights(model) -> None:
         if zero_point not in initializers:  # an int8 weight's zero point defaults to 0
             raise ValueError(f"{node.name}: the weights' zero point is not stored in the model")
         for name in (weight, zero_point):
-            shifted = numpy_helper.to_array(initializers[name]).astype(np.int16) + 128
-            initializers[name].CopyFrom(numpy_helper.from_array(shifted.astype(np.uint8), name))
+            if name not in shifted:
+                values = numpy_helper.to_array(initializers[name]).astype(np.int16) + 128
+                initializers[name].CopyFrom(numpy_helper.from_array(values.astype(np.uint8), name))
+                shifted.add(name)
 
 
 def exact_on_this_cpu(path: Path) -> Path | bytes:
