@@ -428,18 +428,3 @@ def test_similar_negatives_are_the_documents_most_alike_sentences_that_do_not_an
     read = with_similar(group, 2, 7)
     assert [i.sentence for i in read] == ["s0", "h", "s2", "s3", "s4", "s5", "s6"]
     assert with_similar(group, 0, 7) == items and with_similar(Group("q", "nq", "d", items), 2, 7) == items
-
-
-def test_a_round_with_its_own_mix_draws_fresh_questions_by_its_shares():
-    """After rounds by Hyper.mix, a round with its own mix takes its shares from questions no round has read."""
-    from qa.reader.data import Group
-    from qa.reader.train import Hyper, Round, mixed
-
-    groups = [Group(f"{source} {n}?", source, f"{source}:{n}", ()) for source in ("nq", "tweet") for n in range(10)]
-    hyper = Hyper(
-        mix=(("nq", 0.5), ("tweet", 0.5)),
-        rounds=(Round(4, 5e-5), Round(5, 3e-5, mix=(("tweet", 0.8), ("nq", 0.2)))),
-    )
-    first, second = mixed(groups, hyper)
-    assert sorted(g.source for g in second) == ["nq", "tweet", "tweet", "tweet", "tweet"]
-    assert not {g.question for g in first} & {g.question for g in second}

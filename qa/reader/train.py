@@ -58,10 +58,6 @@ class Round:
     # ones of the same article: the news miss is a sentence restating the question's premise, cited over the one
     # stating the asked fact, or taken for an answer when no sentence states it.
     similar_negatives: int = 0
-    # This round's shares of the sets where they differ from Hyper.mix: after four rounds the encyclopaedic sets
-    # are nearly used up, while most of TweetQA (questions about tweets quoted in news), of Du et al.'s SQuAD
-    # sentences and of the Reddit and Amazon questions were never read.
-    mix: tuple[tuple[str, float], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,14 +75,6 @@ class Hyper:
         Round(6000, 3e-5),
         Round(6000, 3e-5, answerless_share=0.4),
         Round(5000, 3e-5, answerless_share=0.4, bf16=True, similar_negatives=2),
-        Round(
-            6000,
-            3e-5,
-            answerless_share=0.4,
-            bf16=True,
-            similar_negatives=2,
-            mix=(("tweet", 0.35), ("du", 0.3), ("reddit", 0.175), ("amazon_reviews", 0.175)),
-        ),
     )
     group_size: int = 7  # pairs per question: its answer and up to 6 negatives
     batch_groups: int = 4
@@ -376,14 +364,14 @@ def train(
 
 
 def mixed(groups: list[Group], hyper: Hyper) -> list[list[Group]]:
-    """Each round's training groups: its count drawn from each set by its share in hyper.mix (or the round's own
-    mix), none drawn by an earlier round, in a seeded order."""
+    """Each round's training groups: its count drawn from each set by its share in hyper.mix, none drawn by an
+    earlier round, in a seeded order."""
     by_source = {source: [g for g in groups if g.source == source] for source, _ in hyper.mix}
     taken = dict.fromkeys(by_source, 0)
     rounds = []
     for number, spec in enumerate(hyper.rounds):
         chosen = []
-        for source, share in spec.mix or hyper.mix:
+        for source, share in hyper.mix:
             count = round(spec.groups * share)
             chosen += by_source[source][taken[source] : taken[source] + count]
             taken[source] += count
