@@ -245,7 +245,7 @@ def saved_optimized_session(
     return session
 
 
-def _session(model: Path | bytes, level, spinning: bool, save_to: Path | None = None, threads: int | None = None):
+def _session(model: Path | str | bytes, level, spinning: bool, save_to: Path | None = None, threads: int | None = None):
     """An onnxruntime CPU session of a model file or a serialized model at an optimization level, its idle threads
     spinning or not, with `threads` threads a run (None: one per core), optionally saving the optimized graph."""
     onnxruntime = offline.onnxruntime()

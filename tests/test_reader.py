@@ -161,8 +161,8 @@ def test_the_saved_optimized_graph_reads_as_the_plain_model(tmp_path, monkeypatc
 
     contexts = [join_context(HEADLINE, ARTICLE[i - 1] if i else "") for i in range(len(ARTICLE))]
     plain = Reader()
-    model = exact_on_this_cpu(MODEL_DIR / "reader.onnx")  # the file, or its unsigned weights where int8 saturates
-    plain.__dict__["session"] = onnxruntime.InferenceSession(model if isinstance(model, bytes) else str(model))
+    # the file, or its unsigned weights where int8 saturates
+    plain.__dict__["session"] = onnxruntime.InferenceSession(exact_on_this_cpu(MODEL_DIR / "reader.onnx"))
     expected = [r.logit for r in plain.read("What share will Shell own?", ARTICLE, contexts)]
     saved = tmp_path / "optimized-new"
     older = tmp_path / "optimized-old"  # an earlier reader's copy: removed when the new one saves its own

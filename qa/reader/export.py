@@ -64,10 +64,7 @@ def onnx_runner(path: Path):
     ort = onnxruntime()
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
-    model = exact_on_this_cpu(path)  # as the product reads it
-    session = ort.InferenceSession(
-        model if isinstance(model, bytes) else str(model), options, providers=["CPUExecutionProvider"]
-    )
+    session = ort.InferenceSession(exact_on_this_cpu(path), options, providers=["CPUExecutionProvider"])  # as read
     return lambda encoded: tuple(session.run(None, encoded.feeds()))
 
 

@@ -17,6 +17,7 @@ there too, and the reader reads as on a CPU with VNNI (exact_on_this_cpu).
 from __future__ import annotations
 
 import collections
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,7 @@ def rewrite_file(source: Path, target: Path) -> None:
     onnx.save(model, str(target))
 
 
+@functools.cache  # the CPU does not change while the process runs
 def int8_products_saturate() -> bool:
     """Whether onnxruntime's integer MatMul on this CPU sums pairs of uint8 × int8 products in int16, which
     saturates: x86 without VNNI (AVX2 only) does. Probed on one pair of the largest values (exactly 64,770)."""
@@ -149,7 +151,7 @@ def unsigned_weights(model) -> None:
     """Store the int8 weights of every integer MatMul of `model` (an onnx ModelProto) as uint8, in place: each
     weight and its zero point plus 128, so the same numbers. onnxruntime multiplies uint8 by uint8 in int32 on
     every CPU, where uint8 by int8 saturates on some (int8_products_saturate)."""
-    from onnx import numpy_helper
+    from onnx import TensorProto, numpy_helper
 
     initializers = {i.name: i for i in model.graph.initializer}
     weight_inputs = {"MatMulInteger": (1, 3), "MatMulIntegerToFloat": (1, 5)}
@@ -158,7 +160,7 @@ def unsigned_weights(model) -> None:
         if node.op_type not in weight_inputs:
             continue
         weight, zero_point = (node.input[i] if i < len(node.input) else "" for i in weight_inputs[node.op_type])
-        if weight not in initializers or numpy_helper.to_array(initializers[weight]).dtype != np.int8:
+        if weight not in initializers or initializers[weight].data_type != TensorProto.INT8:
             continue
         if zero_point not in initializers:  # an int8 weight's zero point defaults to 0
             raise ValueError(f"{node.name}: the weights' zero point is not stored in the model")
@@ -169,13 +171,13 @@ def unsigned_weights(model) -> None:
                 shifted.add(name)
 
 
-def exact_on_this_cpu(path: Path) -> Path | bytes:
-    """The model at `path` as onnxruntime should run it here: the file itself, or where this CPU's int8 products
-    saturate, the model with unsigned weights (serialized), which reads as the file does on a CPU with VNNI. On an
-    AMD EPYC with AVX2 only the shipped reader then gave BBC dev the figures of an AVX-512 machine to the third
-    decimal, one question more than the file as it is (docs/reader.md)."""
+def exact_on_this_cpu(path: Path) -> str | bytes:
+    """The model at `path` as onnxruntime's InferenceSession should take it here: the file's path, or where this
+    CPU's int8 products saturate, the model with unsigned weights (serialized), which reads as the file does on a
+    CPU with VNNI. On an AMD EPYC with AVX2 only the shipped reader then gave BBC dev the figures of an AVX-512
+    machine to the third decimal, one question more than the file as it is (docs/reader.md)."""
     if not int8_products_saturate():
-        return path
+        return str(path)
     import onnx
 
     model = onnx.load(str(path))
